@@ -1,0 +1,86 @@
+"""PNG encoding and sample grids shared by training, the quality report and publishing."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from PIL import Image
+
+
+def _as_uint8_2d(image: np.ndarray) -> np.ndarray:
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim != 2 or array.dtype != np.uint8:
+        raise ValueError(f"expected a 2-D uint8 grayscale image, got shape {array.shape} {array.dtype}")
+    return array
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """Encodes one grayscale uint8 image (H, W) or (H, W, 1) as PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(_as_uint8_2d(image), mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def encode_pngs(images: np.ndarray) -> list[bytes]:
+    """Encodes a batch of grayscale uint8 images as PNG bytes, one entry per image."""
+    return [encode_png(image) for image in images]
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """Decodes PNG bytes to a (H, W) uint8 array."""
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("L"), dtype=np.uint8)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Maps generator output in [-1, 1] to uint8 pixels in [0, 255], dropping a channel axis of 1."""
+    array = np.asarray(images, dtype=np.float32)
+    if array.ndim == 4 and array.shape[-1] == 1:
+        array = array[..., 0]
+    return np.clip(np.rint((array + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def tile_grid(images: np.ndarray, columns: int, padding: int = 2) -> np.ndarray:
+    """Tiles (N, H, W) uint8 images row-major into one (rows*H, columns*W) image."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    count, height, width = images.shape
+    rows = max(1, -(-count // columns))
+    grid = np.zeros(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding), dtype=np.uint8
+    )
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        top = padding + row * (height + padding)
+        left = padding + column * (width + padding)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def class_grid(images: np.ndarray, labels: np.ndarray, num_classes: int, per_class: int) -> np.ndarray:
+    """Builds a grid with one row per class holding up to ``per_class`` of its images."""
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    height, width = images.shape[1], images.shape[2]
+    rows = []
+    for label in range(num_classes):
+        picked = images[labels == label][:per_class]
+        row = np.zeros((per_class, height, width), dtype=np.uint8)
+        row[: len(picked)] = picked.reshape(len(picked), height, width)
+        rows.append(row)
+    return tile_grid(np.concatenate(rows), columns=per_class)
+
+
+def png_data_uri(png: bytes) -> str:
+    """Returns a ``data:image/png;base64,...`` URI for embedding a PNG in markdown or HTML."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour upscaling so small digit grids stay legible in the UI."""
+    return np.kron(image, np.ones((factor, factor), dtype=image.dtype))
