@@ -67,8 +67,8 @@ class ModelConfig(_Config):
     image_size: int = Field(default=28, description="Square image side; the models are built for 28.")
     channels: int = Field(default=1, ge=1, le=1)
     latent_dim: int = Field(default=64, ge=8, le=512)
-    generator_width: int = Field(default=64, ge=8, le=512, description="Base channel count of G.")
-    discriminator_width: int = Field(default=64, ge=8, le=512, description="Base channel count of D.")
+    generator_width: int = Field(default=32, ge=8, le=512, description="Base channel count of G.")
+    discriminator_width: int = Field(default=32, ge=8, le=512, description="Base channel count of D.")
     spectral_norm: bool = Field(default=True, description="Spectral normalisation on D's layers.")
 
     @field_validator("image_size")
@@ -92,7 +92,7 @@ class TrainConfig(_Config):
     r1_gamma: float = Field(default=0.0, ge=0, description="R1 penalty weight; 0 disables it.")
     r1_interval: int = Field(default=4, ge=1, description="Apply R1 every N steps (lazy R1).")
     diffaugment: str = Field(
-        default="translation,cutout",
+        default="translation",
         description="Comma-separated DiffAugment policies (color, translation, cutout); '' disables.",
     )
     ema_decay: float = Field(default=0.999, ge=0, lt=1, description="EMA of G's weights; 0 disables.")
@@ -116,9 +116,9 @@ class TrainConfig(_Config):
 class JudgeConfig(_Config):
     """The real-data classifier that scores synthetic samples."""
 
-    epochs: int = Field(default=12, ge=1, le=200)
+    epochs: int = Field(default=15, ge=1, le=200)
     batch_size: int = Field(default=128, ge=8, le=4096)
-    learning_rate: float = Field(default=1e-3, gt=0, le=1)
+    learning_rate: float = Field(default=2e-3, gt=0, le=1, description="Peak Adam rate, cosine-decayed to 0.")
     augment: bool = Field(default=True, description="Random shifts while training the judge.")
     seed: int = Field(default=0, ge=0)
 
