@@ -1,0 +1,206 @@
+"""The ``augment`` flow: ingest -> train-GAN -> quality-check -> (gate) -> publish.
+
+Run it with ``gan-augment run`` or ``python -m flows.augment``. TensorFlow is imported only
+inside tasks, so reading this module (``prefect deploy``, the UI) stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Literal
+
+from prefect import flow, get_run_logger
+from pydantic import Field
+
+from flows.params import bounded, default_of
+from gan_core import __version__
+from gan_core.config import (
+    DataConfig,
+    GateThresholds,
+    JudgeConfig,
+    ModelConfig,
+    PublishConfig,
+    QualityConfig,
+    TrainConfig,
+)
+from tasks.ingest import run_ingest
+from tasks.publish import publish_task
+from tasks.quality import GateFailedError, quality_task
+from tasks.train import train_task
+
+
+class AugmentParameterError(ValueError):
+    """A flow parameter is invalid; raised before any data is read or model trained."""
+
+
+def build_configs(parameters: dict) -> dict:
+    """Turns the flat flow parameters into one typed config per concern, validating everything.
+
+    Raises:
+        AugmentParameterError: the message names each bad parameter and what is allowed.
+    """
+    from pydantic import ValidationError
+
+    p = parameters
+    try:
+        gate = GateThresholds(
+            min_confidence=p["min_confidence"], min_label_fidelity=p["min_label_fidelity"],
+            max_fid_ratio=p["max_fid_ratio"], max_memorization_rate=p["max_memorization_rate"],
+            min_acceptance_rate=p["min_acceptance_rate"], min_judge_accuracy=p["min_judge_accuracy"],
+        )
+        configs = {
+            "data": DataConfig(
+                source=p["source"], data_dir=p["data_dir"], real_labeled_limit=p["real_labeled_limit"], seed=p["seed"]
+            ),
+            "model": ModelConfig(),
+            "train": TrainConfig(
+                epochs=p["epochs"], batch_size=p["batch_size"], precision=p["precision"], seed=p["seed"]
+            ),
+            "judge": JudgeConfig(epochs=p["judge_epochs"], seed=p["seed"]),
+            "quality": QualityConfig(samples_per_class=p["samples_per_class"], gate=gate, seed=p["seed"]),
+            "publish": PublishConfig(
+                output_root=Path(p["output_root"]), dataset_name=p["dataset_name"], include_real=p["include_real"]
+            ),
+        }
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+        raise AugmentParameterError(f"invalid augment parameters: {problems}") from None
+    limit = configs["data"].real_labeled_limit
+    if limit is not None and limit < configs["train"].batch_size:
+        raise AugmentParameterError(
+            f"real_labeled_limit {limit} is smaller than batch_size {configs['train'].batch_size}: "
+            "lower batch_size or use more real images"
+        )
+    for root in (configs["publish"].output_root, Path(p["work_root"])):
+        _check_writable(root)
+    return configs
+
+
+def _check_writable(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".write-probe-{time.time_ns()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise AugmentParameterError(f"cannot write to {directory} ({error.strerror}): choose a writable directory") from None
+
+
+@flow(name="augment", description="Grow a labeled dataset with a class-conditional GAN, judge it, publish it.")
+def augment(
+    source: str = default_of(DataConfig, "source"),
+    data_dir: str | None = None,
+    real_labeled_limit: bounded(DataConfig, "real_labeled_limit") = None,
+    dataset_name: str = default_of(PublishConfig, "dataset_name"),
+    output_root: str = "outputs/datasets",
+    work_root: str = "outputs/work",
+    include_real: bool = False,
+    epochs: bounded(TrainConfig, "epochs") = 20,
+    batch_size: bounded(TrainConfig, "batch_size") = default_of(TrainConfig, "batch_size"),
+    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto",
+    samples_per_class: bounded(QualityConfig, "samples_per_class") = default_of(QualityConfig, "samples_per_class"),
+    judge_epochs: bounded(JudgeConfig, "epochs") = default_of(JudgeConfig, "epochs"),
+    min_confidence: bounded(GateThresholds, "min_confidence") = default_of(GateThresholds, "min_confidence"),
+    min_label_fidelity: bounded(GateThresholds, "min_label_fidelity") = default_of(GateThresholds, "min_label_fidelity"),
+    max_fid_ratio: bounded(GateThresholds, "max_fid_ratio") = default_of(GateThresholds, "max_fid_ratio"),
+    max_memorization_rate: bounded(GateThresholds, "max_memorization_rate") = default_of(GateThresholds, "max_memorization_rate"),
+    min_acceptance_rate: bounded(GateThresholds, "min_acceptance_rate") = default_of(GateThresholds, "min_acceptance_rate"),
+    min_judge_accuracy: bounded(GateThresholds, "min_judge_accuracy") = default_of(GateThresholds, "min_judge_accuracy"),
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0,
+) -> dict:
+    """Grows a labeled dataset with a class-conditional GAN and publishes it if it passes the gate.
+
+    Args:
+        source: Real data: 'auto' (tfds mnist if prepared or downloadable, else the bundled
+            8k/2k MNIST sample), 'sample', 'tfds:<builder>' or 'idx:<directory of IDX files>'.
+        data_dir: tfds data directory; empty uses ~/tensorflow_datasets.
+        real_labeled_limit: Use only this many labeled real training images (stratified);
+            empty uses all. This is the limited-data case the project is for.
+        dataset_name: Name of the published dataset (a directory under output_root).
+        output_root: Where published datasets live.
+        work_root: Where snapshots, training runs, checkpoints and TensorBoard logs go.
+        include_real: Also publish the real rows (train and test) beside the synthetic ones.
+        epochs: GAN training epochs over the real training images.
+        batch_size: GAN batch size.
+        precision: 'auto' picks mixed_float16 on GPU and float32 on CPU.
+        samples_per_class: Synthetic samples generated per class before rejection.
+        judge_epochs: Epochs for the judge classifier trained on real data.
+        min_confidence: Reject a sample whose judge confidence in its label is lower.
+        min_label_fidelity: Gate: judge accuracy on the conditioned labels must reach this.
+        max_fid_ratio: Gate: FID(synthetic, real test) / FID(real train, real test) at most this.
+        max_memorization_rate: Gate: share of near-copies of training images at most this.
+        min_acceptance_rate: Gate: share of samples surviving rejection at least this.
+        min_judge_accuracy: Gate: the judge's own accuracy on real test at least this.
+        seed: Seed for subsetting, training, sampling and the judge.
+
+    Returns:
+        A summary: the published version path, row counts, metrics and timings.
+    """
+    parameters = _parameters(locals())
+    logger = get_run_logger()
+    started_at = datetime.now(timezone.utc)
+    wall_started = time.perf_counter()
+    configs = build_configs(parameters)
+    work_root_path = Path(work_root)
+    cache_root, runs_root = work_root_path / "cache", work_root_path / "runs"
+
+    snapshot_dir = run_ingest(configs["data"], cache_root)
+    training = train_task(snapshot_dir, configs["model"], configs["train"], str(runs_root))
+    quality = quality_task(
+        snapshot_dir, training["generator_dir"], configs["judge"], configs["quality"],
+        str(cache_root), training["run_dir"], training["history"],
+    )
+    if not quality["passed"]:
+        raise GateFailedError(
+            "quality gate failed, nothing was published:\n  - " + "\n  - ".join(quality["failures"])
+        )
+
+    from gan_core.data import load_snapshot  # numpy only; keeps module import light
+
+    snapshot, _ = load_snapshot(Path(snapshot_dir))
+    manifest_fields = {
+        "source_requested": source,
+        "source_used": snapshot.source_used,
+        "source_fingerprint": snapshot.fingerprint,
+        "generator_hash": training["generator_hash"],
+        "parameters": parameters,
+        "configs": {name: config.resolved() for name, config in configs.items()},
+        "metrics": quality["metrics"],
+        "gate": quality["gate"],
+        "training": {
+            "dtype_policy": training["dtype_policy"],
+            "epochs": configs["train"].epochs,
+            "images_per_second": training["images_per_second"],
+            "train_seconds": training["train_seconds"],
+        },
+        "flow_started_at": started_at.isoformat(),
+    }
+    published = publish_task(snapshot_dir, quality["samples_path"], configs["publish"], manifest_fields)
+    summary = {
+        "version_dir": published["version_dir"],
+        "version": published["version"],
+        "rows": published["rows"],
+        "rows_per_split": published["rows_per_split"],
+        "rows_per_source": published["rows_per_source"],
+        "source_used": snapshot.source_used,
+        "metrics": quality["metrics"],
+        "images_per_second": training["images_per_second"],
+        "wall_seconds": round(time.perf_counter() - wall_started, 1),
+        "code_version": __version__,
+    }
+    logger.info("published %s: %s rows (%s)", summary["version_dir"], summary["rows"], summary["rows_per_source"])
+    return summary
+
+
+def _parameters(scope: dict) -> dict:
+    names = augment.fn.__code__.co_varnames[: augment.fn.__code__.co_argcount]
+    return {name: scope[name] for name in names}
+
+
+if __name__ == "__main__":
+    from flows.cli import main
+
+    sys.exit(main(["run", *sys.argv[1:]]))

@@ -1,0 +1,66 @@
+"""Prefect wrapper for GAN training: a per-epoch progress artifact, logs, and resume on retry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+
+from gan_core.config import ModelConfig, TrainConfig
+
+
+def run_key(snapshot_fingerprint: str, model_config: ModelConfig, train_config: TrainConfig) -> str:
+    """Names a training run by its data and settings; 'epochs' is left out so a longer run extends it."""
+    settings = {"model": model_config.resolved(), "train": train_config.resolved()}
+    settings["train"].pop("epochs")
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{snapshot_fingerprint[:12]}-{digest}"
+
+
+# Retrying resumes from the last epoch checkpoint instead of starting over.
+@task(name="train-gan", retries=1, retry_delay_seconds=10)
+def train_task(snapshot_dir: str, model_config: ModelConfig, train_config: TrainConfig, runs_root: str) -> dict:
+    """Trains (or resumes) the conditional GAN on a snapshot; returns paths and the history."""
+    from gan_core import data
+    from gan_core.train import train_gan
+
+    logger = get_run_logger()
+    snapshot, splits = data.load_snapshot(Path(snapshot_dir))
+    run_dir = Path(runs_root) / run_key(snapshot.fingerprint, model_config, train_config)
+    logger.info(
+        "training on %d real images for %d epochs (batch %d, precision %s) in %s",
+        len(splits.train_labels), train_config.epochs, train_config.batch_size, train_config.precision, run_dir,
+    )
+    progress_id = create_progress_artifact(
+        progress=0.0, key="gan-training-progress", description="GAN training: share of epochs done"
+    )
+
+    def on_epoch_end(stats) -> None:
+        logger.info(
+            "epoch %d/%d: D loss %.4f, G loss %.4f, %.0f img/s, %.1f s elapsed",
+            stats.epoch, stats.epochs, stats.discriminator_loss, stats.generator_loss,
+            stats.images_per_second, stats.elapsed_seconds,
+        )
+        update_progress_artifact(progress_id, progress=100.0 * stats.epoch / stats.epochs)
+
+    result = train_gan(
+        splits.train_images, splits.train_labels, model_config, train_config, run_dir,
+        class_names=splits.class_names, on_epoch_end=on_epoch_end,
+    )
+    update_progress_artifact(progress_id, progress=100.0)
+    if result.resumed_from_epoch:
+        logger.info("resumed from epoch %d", result.resumed_from_epoch)
+    throughput = [row.images_per_second for row in result.history[1:]] or [row.images_per_second for row in result.history]
+    return {
+        "run_dir": str(result.run_dir),
+        "generator_dir": str(result.generator_dir),
+        "generator_hash": result.generator_hash,
+        "dtype_policy": result.dtype_policy,
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "history": [row.__dict__ for row in result.history],
+        "images_per_second": sorted(throughput)[len(throughput) // 2] if throughput else None,
+        "train_seconds": result.history[-1].elapsed_seconds if result.history else 0.0,
+    }

@@ -1,0 +1,108 @@
+"""The augment flow end to end on a tiny config, under one session-scoped Prefect test harness."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from flows.augment import AugmentParameterError, augment, build_configs
+from gan_core import publish
+from tasks.quality import GateFailedError
+
+OPEN_GATE = dict(
+    min_confidence=0.0, min_label_fidelity=0.0, max_fid_ratio=1e9, max_memorization_rate=1.0,
+    min_acceptance_rate=0.0, min_judge_accuracy=0.0,
+)
+
+
+def _tiny(tmp_path: Path, **overrides) -> dict:
+    parameters = dict(
+        source="sample", real_labeled_limit=512, epochs=1, batch_size=32, samples_per_class=20,
+        judge_epochs=1, output_root=str(tmp_path / "datasets"), work_root=str(tmp_path / "work"),
+        dataset_name="tiny",
+    )
+    return {**parameters, **overrides}
+
+
+def _task_states(flow_run_id) -> dict[str, str]:
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return {run.name.rsplit("-", 1)[0]: run.state.name for run in runs}
+
+
+def test_parameters_render_with_descriptions_and_bounds():
+    schema = augment.parameters.model_dump()["properties"]
+    assert schema["epochs"]["minimum"] == 1 and "description" in schema["epochs"]
+    assert schema["min_label_fidelity"]["maximum"] == 1
+    assert schema["precision"]["enum"] == ["auto", "float32", "mixed_bfloat16", "mixed_float16"]
+    assert all(schema[name].get("description") for name in schema)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"source": "ftp://example"}, "unknown source"),
+        ({"dataset_name": "../escape"}, "dataset_name"),
+        ({"real_labeled_limit": 20, "batch_size": 64}, "smaller than batch_size"),
+    ],
+)
+def test_bad_parameters_fail_before_any_work(tmp_path, override, message):
+    parameters = {name: p.default for name, p in __import__("inspect").signature(augment.fn).parameters.items()}
+    parameters.update(_tiny(tmp_path), **override)
+    with pytest.raises(AugmentParameterError, match=message):
+        build_configs(parameters)
+    assert not (tmp_path / "work" / "cache").exists()
+
+
+def test_unwritable_output_root_is_named(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    parameters = {name: p.default for name, p in __import__("inspect").signature(augment.fn).parameters.items()}
+    parameters.update(_tiny(tmp_path), output_root=str(blocker / "sub"))
+    with pytest.raises(AugmentParameterError, match="output_root|cannot write"):
+        build_configs(parameters)
+
+
+def test_flow_publishes_readable_verified_shards_and_caches_ingest(prefect_harness, tmp_path):
+    state = augment(**_tiny(tmp_path, include_real=True, **OPEN_GATE), return_state=True)
+    summary = state.result()
+    version_dir = Path(summary["version_dir"])
+    assert version_dir == tmp_path / "datasets" / "tiny" / "v0001"
+    assert (tmp_path / "datasets" / "tiny" / "LATEST").read_text().strip() == "v0001"
+
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    assert manifest["source_used"] == "sample:mnist-sample"
+    assert manifest["parameters"]["real_labeled_limit"] == 512
+    assert manifest["rows_per_source"]["real"] == 512 + 2000
+    assert 0 < manifest["rows_per_source"]["synthetic"] <= 200
+    assert publish.verify(version_dir)["rows"] == summary["rows"]
+
+    frame = pd.read_parquet(version_dir / "data")
+    assert len(frame) == summary["rows"]
+    assert set(frame["source"]) == {"real", "synthetic"}
+    assert frame.loc[frame.source == "real", "judge_confidence"].isna().all()
+
+    datasets = pytest.importorskip("datasets")
+    shards = sorted(str(p) for p in (version_dir / "data").glob("train-*.parquet"))
+    loaded = datasets.load_dataset("parquet", data_files={"train": shards}, cache_dir=str(tmp_path / "hf"))["train"]
+    assert loaded.features["label"].names == [str(i) for i in range(10)]
+    assert np.asarray(loaded[0]["image"]).shape == (28, 28)
+
+    first_states = _task_states(state.state_details.flow_run_id)
+    assert first_states["ingest"] == "Completed"
+    second = augment(**_tiny(tmp_path, include_real=True, **OPEN_GATE), return_state=True)
+    assert second.result()["version"] == 2  # a new version, never an overwrite
+    assert _task_states(second.state_details.flow_run_id)["ingest"] == "Cached"
+
+
+def test_failed_gate_fails_the_flow_and_publishes_nothing(prefect_harness, tmp_path):
+    with pytest.raises(GateFailedError) as failure:
+        augment(**_tiny(tmp_path))  # one epoch on 512 images: an untrained generator
+    message = str(failure.value)
+    assert "nothing was published" in message
+    assert "label_fidelity" in message and "< min 0.900" in message
+    assert not (tmp_path / "datasets" / "tiny").exists() or not publish.list_versions(tmp_path / "datasets" / "tiny")
