@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from prefect.client.orchestration import get_client
+from prefect.logging import disable_run_logger
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from gan_core.config import GateThresholds, JudgeConfig, ModelConfig, PublishConfig, QualityConfig
@@ -20,10 +21,11 @@ TINY = ModelConfig(latent_dim=8, generator_width=8, discriminator_width=8)
 def test_untrained_generator_fails_the_gate_then_publish_keeps_only_accepted(prefect_harness, small_snapshot, tmp_path):
     generator_dir = tmp_path / "generator"
     export_generator(build_generator(TINY), TINY, generator_dir)
-    quality = quality_task.fn(
-        str(small_snapshot), str(generator_dir), JudgeConfig(epochs=1), QualityConfig(samples_per_class=10),
-        str(tmp_path / "cache"), str(tmp_path / "run"), [],
-    )
+    with disable_run_logger():
+        quality = quality_task.fn(
+            str(small_snapshot), str(generator_dir), JudgeConfig(epochs=1), QualityConfig(samples_per_class=10),
+            str(tmp_path / "cache"), str(tmp_path / "run"), [],
+        )
     assert quality["passed"] is False
     assert any(line.startswith("label_fidelity") for line in quality["failures"])
     assert Path(quality["report_path"]).exists()
@@ -38,11 +40,12 @@ def test_untrained_generator_fails_the_gate_then_publish_keeps_only_accepted(pre
         arrays = dict(stored)
     arrays["accepted"] = np.arange(len(arrays["labels"])) % 2 == 0
     np.savez(quality["samples_path"], **arrays)
-    published = publish_task.fn(
-        str(small_snapshot), quality["samples_path"],
-        PublishConfig(output_root=tmp_path / "out", dataset_name="t", include_real=False),
-        {"generator_hash": "ab" * 32, "metrics": quality["metrics"]},
-    )
+    with disable_run_logger():
+        published = publish_task.fn(
+            str(small_snapshot), quality["samples_path"],
+            PublishConfig(output_root=tmp_path / "out", dataset_name="t", include_real=False),
+            {"generator_hash": "ab" * 32, "metrics": quality["metrics"]},
+        )
     frame = pd.read_parquet(Path(published["version_dir"]) / "data")
     assert len(frame) == published["rows"] == 50
     assert set(frame["source"]) == {"synthetic"} and set(frame["split"]) == {"train"}

@@ -1,4 +1,5 @@
 from prefect.client.orchestration import get_client
+from prefect.logging import disable_run_logger
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from gan_core.config import ModelConfig, TrainConfig
@@ -16,7 +17,8 @@ def test_run_key_ignores_epochs_but_not_other_settings():
 
 
 def test_train_task_exports_a_generator_and_reports_progress(prefect_harness, small_snapshot, tmp_path):
-    result = train_task.fn(str(small_snapshot), TINY_MODEL, TrainConfig(epochs=2, batch_size=32), str(tmp_path))
+    with disable_run_logger():
+        result = train_task.fn(str(small_snapshot), TINY_MODEL, TrainConfig(epochs=2, batch_size=32), str(tmp_path))
     assert [row["epoch"] for row in result["history"]] == [1, 2]
     assert result["images_per_second"] > 0
     assert load_generator(result["generator_dir"]).content_hash == result["generator_hash"]
