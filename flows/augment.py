@@ -49,6 +49,7 @@ def build_configs(parameters: dict) -> dict:
         gate = GateThresholds(
             min_confidence=p["min_confidence"], min_label_fidelity=p["min_label_fidelity"],
             max_fid_ratio=p["max_fid_ratio"], max_memorization_rate=p["max_memorization_rate"],
+            min_coverage=p["min_coverage"],
             min_acceptance_rate=p["min_acceptance_rate"], min_judge_accuracy=p["min_judge_accuracy"],
         )
         configs = {
@@ -107,6 +108,7 @@ def augment(
     min_label_fidelity: bounded(GateThresholds, "min_label_fidelity") = default_of(GateThresholds, "min_label_fidelity"),
     max_fid_ratio: bounded(GateThresholds, "max_fid_ratio") = default_of(GateThresholds, "max_fid_ratio"),
     max_memorization_rate: bounded(GateThresholds, "max_memorization_rate") = default_of(GateThresholds, "max_memorization_rate"),
+    min_coverage: bounded(GateThresholds, "min_coverage") = default_of(GateThresholds, "min_coverage"),
     min_acceptance_rate: bounded(GateThresholds, "min_acceptance_rate") = default_of(GateThresholds, "min_acceptance_rate"),
     min_judge_accuracy: bounded(GateThresholds, "min_judge_accuracy") = default_of(GateThresholds, "min_judge_accuracy"),
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0,
@@ -132,6 +134,8 @@ def augment(
         min_label_fidelity: Gate: judge accuracy on the conditioned labels must reach this.
         max_fid_ratio: Gate: FID(synthetic, real test) / FID(real train, real test) at most this.
         max_memorization_rate: Gate: share of near-copies of training images at most this.
+        min_coverage: Gate: share of real test images whose neighbourhood holds a sample
+            (Naeem et al. 2020, on judge features); low values mean mode collapse.
         min_acceptance_rate: Gate: share of samples surviving rejection at least this.
         min_judge_accuracy: Gate: the judge's own accuracy on real test at least this.
         seed: Seed for subsetting, training, sampling and the judge.

@@ -19,6 +19,8 @@ from typing import Any, Sequence
 # Local runs start an ephemeral Prefect server; its 20-30 s default start timeout is too
 # tight on a busy 2-core machine.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+# Offline machines cannot reach the telemetry endpoint; don't log an error for it every run.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def _base_type(annotation: Any) -> tuple[Any, bool]:

@@ -139,12 +139,16 @@ class GateThresholds(_Config):
         description="Judge accuracy on the conditioned labels, before rejection, must reach this.",
     )
     max_fid_ratio: float | None = Field(
-        default=3.0, gt=0,
+        default=25.0, gt=0,
         description="FID(synthetic, real test) may be at most this multiple of FID(real train, real test).",
     )
     max_memorization_rate: float | None = Field(
         default=0.05, ge=0, le=1,
         description="Share of samples closer to a train image than the 1st percentile of test-to-train distances.",
+    )
+    min_coverage: float | None = Field(
+        default=0.5, ge=0, le=1,
+        description="Coverage (Naeem et al. 2020) of real test by the samples: catches within-class mode collapse.",
     )
     min_acceptance_rate: float | None = Field(
         default=0.5, ge=0, le=1, description="Share of samples that must survive rejection."

@@ -30,6 +30,7 @@ _GATE_CHECKS: tuple[tuple[str, str, Op, str | None], ...] = (
     ("label_fidelity", "min_label_fidelity", ">=", "label_fidelity"),
     ("fid_ratio", "max_fid_ratio", "<=", "fid"),
     ("memorization_rate", "max_memorization_rate", "<=", "memorization"),
+    ("coverage", "min_coverage", ">=", "density_coverage"),
     ("acceptance_rate", "min_acceptance_rate", ">=", None),
     ("judge_accuracy", "min_judge_accuracy", ">=", None),
 )

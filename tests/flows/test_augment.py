@@ -15,7 +15,7 @@ from tasks.quality import GateFailedError
 
 OPEN_GATE = dict(
     min_confidence=0.0, min_label_fidelity=0.0, max_fid_ratio=1e9, max_memorization_rate=1.0,
-    min_acceptance_rate=0.0, min_judge_accuracy=0.0,
+    min_acceptance_rate=0.0, min_judge_accuracy=0.0, min_coverage=0.0,
 )
 
 

@@ -10,7 +10,7 @@ from gan_core.imaging import class_grid, encode_png
 from gan_core.quality import GateFailed, apply_gate, enforce_gate, evaluate, report_markdown
 
 CLASS_NAMES = [str(k) for k in range(10)]
-GATE_METRICS = QualityConfig(metrics=("label_fidelity", "fid", "memorization"))
+GATE_METRICS = QualityConfig(metrics=("label_fidelity", "fid", "memorization", "density_coverage"))
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_real_held_out_digits_with_true_labels_pass_the_default_gate(passing):
     assert passing.gate.passed, passing.failures
     assert passing.failures == []
     assert {check.name for check in passing.gate.checks} == {
-        "label_fidelity", "fid_ratio", "memorization_rate", "acceptance_rate", "judge_accuracy"
+        "label_fidelity", "fid_ratio", "memorization_rate", "coverage", "acceptance_rate", "judge_accuracy"
     }
     metrics = passing.metrics
     assert metrics["label_fidelity"] > 0.97
@@ -103,7 +103,7 @@ def test_untrained_generator_output_fails(held_out, trained_judge, kind):
     with pytest.raises(GateFailed) as caught:
         enforce_gate(report)
     assert caught.value.report is report
-    assert "fid_ratio" in str(caught.value) and "> max 3.000" in str(caught.value)
+    assert "fid_ratio" in str(caught.value) and "> max 25.000" in str(caught.value)
 
 
 def test_gate_checks_whose_metric_was_not_computed_fail_loudly(held_out, trained_judge):
@@ -111,24 +111,26 @@ def test_gate_checks_whose_metric_was_not_computed_fail_loudly(held_out, trained
     report = run(real, images, labels, trained_judge, QualityConfig(metrics=("label_fidelity",)))
     assert not report.gate.passed
     missing = [line for line in report.failures if "was not computed" in line]
-    assert len(missing) == 2 and len(report.failures) == 2
+    assert len(missing) == 3 and len(report.failures) == 3
     assert any("fid_ratio" in line and "'fid'" in line for line in missing)
     assert any("memorization_rate" in line and "'memorization'" in line for line in missing)
+    assert any("coverage" in line and "'density_coverage'" in line for line in missing)
     # Switching those checks off explicitly is the way to run without them.
     config = QualityConfig(
-        metrics=("label_fidelity",), gate=GateThresholds(max_fid_ratio=None, max_memorization_rate=None)
+        metrics=("label_fidelity",),
+        gate=GateThresholds(max_fid_ratio=None, max_memorization_rate=None, min_coverage=None),
     )
     assert run(real, images, labels, trained_judge, config).gate.passed
 
 
 def test_apply_gate_boundaries_and_nan():
     thresholds = GateThresholds()
-    values = {"label_fidelity": 0.9, "fid_ratio": 3.0, "memorization_rate": 0.05,
+    values = {"label_fidelity": 0.9, "fid_ratio": 25.0, "memorization_rate": 0.05, "coverage": 0.5,
               "acceptance_rate": 0.5, "judge_accuracy": 0.95}
     assert apply_gate(values, thresholds).passed  # thresholds are inclusive
     result = apply_gate({**values, "fid_ratio": math.nan, "label_fidelity": 0.412}, thresholds)
     assert not result.passed
-    assert result.failures == ["label_fidelity 0.412 < min 0.900", "fid_ratio is NaN (needs max 3.000)"]
+    assert result.failures == ["label_fidelity 0.412 < min 0.900", "fid_ratio is NaN (needs max 25.000)"]
 
 
 def test_evaluate_rejects_bad_arguments(held_out, trained_judge):
