@@ -18,6 +18,44 @@ def _as_uint8_2d(image: np.ndarray) -> np.ndarray:
     return array
 
 
+def check_images(images: np.ndarray, what: str = "images", error: type[Exception] = ValueError) -> np.ndarray:
+    """Returns ``images`` as a uint8 (N, H, W) array, dropping a trailing channel axis of 1.
+
+    Raises:
+        error: not uint8, or not (N, H, W) / (N, H, W, 1).
+    """
+    array = np.asarray(images)
+    if array.ndim == 4 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.dtype != np.uint8 or array.ndim != 3:
+        raise error(
+            f"{what} must be uint8 grayscale of shape (N, H, W), got {array.shape} {array.dtype}; "
+            "convert generator output with gan_core.imaging.to_uint8 first"
+        )
+    return array
+
+
+def check_labels(
+    labels: np.ndarray, count: int, num_classes: int, what: str = "labels", error: type[Exception] = ValueError
+) -> np.ndarray:
+    """Returns ``labels`` as int64 after checking length, integer dtype and range.
+
+    Raises:
+        error: wrong length, not integers, or outside 0..num_classes-1.
+    """
+    array = np.asarray(labels)
+    if array.ndim != 1 or len(array) != count:
+        raise error(f"{what} must have shape ({count},) to pair with the images, got {array.shape}")
+    if count and not np.issubdtype(array.dtype, np.integer):
+        raise error(f"{what} must be integer class indices, got dtype {array.dtype}")
+    array = array.astype(np.int64, copy=False)
+    if count and (array.min() < 0 or array.max() >= num_classes):
+        raise error(
+            f"{what} range {array.min()}..{array.max()} is outside 0..{num_classes - 1} for {num_classes} classes"
+        )
+    return array
+
+
 def encode_png(image: np.ndarray) -> bytes:
     """Encodes one grayscale uint8 image (H, W) or (H, W, 1) as PNG bytes."""
     buffer = io.BytesIO()

@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_core import imaging
 from gan_core.config import JudgeConfig
 from gan_core.fsutil import staged_directory
 
@@ -65,39 +66,13 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 def check_images(images: np.ndarray, what: str = "images") -> np.ndarray:
-    """Returns ``images`` as a uint8 (N, H, W) array, dropping a trailing channel axis of 1.
-
-    Raises:
-        JudgeError: not uint8, or not (N, H, W) / (N, H, W, 1).
-    """
-    array = np.asarray(images)
-    if array.ndim == 4 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.dtype != np.uint8 or array.ndim != 3:
-        raise JudgeError(
-            f"{what} must be uint8 grayscale of shape (N, H, W), got {array.shape} {array.dtype}; "
-            "convert generator output with gan_core.imaging.to_uint8 first"
-        )
-    return array
+    """:func:`gan_core.imaging.check_images`, raising :class:`JudgeError`."""
+    return imaging.check_images(images, what, error=JudgeError)
 
 
 def check_labels(labels: np.ndarray, count: int, num_classes: int, what: str = "labels") -> np.ndarray:
-    """Returns ``labels`` as int64 after checking length and range.
-
-    Raises:
-        JudgeError: wrong length, not integers, or outside 0..num_classes-1.
-    """
-    array = np.asarray(labels)
-    if array.ndim != 1 or len(array) != count:
-        raise JudgeError(f"{what} must have shape ({count},) to pair with the images, got {array.shape}")
-    if count and not np.issubdtype(array.dtype, np.integer):
-        raise JudgeError(f"{what} must be integer class indices, got dtype {array.dtype}")
-    array = array.astype(np.int64, copy=False)
-    if count and (array.min() < 0 or array.max() >= num_classes):
-        raise JudgeError(
-            f"{what} range {array.min()}..{array.max()} is outside 0..{num_classes - 1} for {num_classes} classes"
-        )
-    return array
+    """:func:`gan_core.imaging.check_labels`, raising :class:`JudgeError`."""
+    return imaging.check_labels(labels, count, num_classes, what, error=JudgeError)
 
 
 def build_judge_model(

@@ -25,6 +25,8 @@ from typing import Callable, Literal, Protocol
 
 import numpy as np
 
+from gan_core.imaging import check_images, check_labels
+
 logger = logging.getLogger(__name__)
 
 MetricFn = Callable[["MetricContext"], dict[str, float]]
@@ -129,30 +131,6 @@ def compute(names, context: "MetricContext") -> dict[str, float]:
     return results
 
 
-def _check_images(images: np.ndarray, what: str) -> np.ndarray:
-    array = np.asarray(images)
-    if array.ndim == 4 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.dtype != np.uint8 or array.ndim != 3:
-        raise ValueError(
-            f"{what} must be uint8 grayscale of shape (N, H, W), got {array.shape} {array.dtype}; "
-            "convert generator output with gan_core.imaging.to_uint8 first"
-        )
-    return array
-
-
-def _check_labels(labels: np.ndarray, count: int, num_classes: int, what: str) -> np.ndarray:
-    array = np.asarray(labels)
-    if array.ndim != 1 or len(array) != count:
-        raise ValueError(f"{what} must have shape ({count},) to pair with its images, got {array.shape}")
-    if count and not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"{what} must be integer class indices, got dtype {array.dtype}")
-    array = array.astype(np.int64, copy=False)
-    if count and (array.min() < 0 or array.max() >= num_classes):
-        raise ValueError(f"{what} range {array.min()}..{array.max()} is outside 0..{num_classes - 1}")
-    return array
-
-
 @dataclass(eq=False)
 class MetricContext:
     """Everything a metric may look at, with lazily cached embeddings.
@@ -187,8 +165,8 @@ class MetricContext:
         shapes = {}
         for which in SET_NAMES:
             prefix = "synthetic" if which == "synthetic" else f"real_{which}"
-            images = _check_images(getattr(self, f"{prefix}_images"), f"{prefix}_images")
-            labels = _check_labels(getattr(self, f"{prefix}_labels"), len(images), self.num_classes, f"{prefix}_labels")
+            images = check_images(getattr(self, f"{prefix}_images"), f"{prefix}_images")
+            labels = check_labels(getattr(self, f"{prefix}_labels"), len(images), self.num_classes, f"{prefix}_labels")
             if len(images) == 0:
                 raise ValueError(f"{prefix}_images is empty: every set needs at least one image")
             setattr(self, f"{prefix}_images", images)
