@@ -101,7 +101,10 @@ def _show(arguments: argparse.Namespace) -> int:
         f"  rows         {manifest['rows_per_split']}  by source {manifest['rows_per_source']}",
         f"  per label    {manifest['rows_per_label']}",
         f"  shards       {len(manifest['shards'])} ({sum(s['bytes'] for s in manifest['shards']) / 1e6:.1f} MB)",
-        "  metrics      " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()) if isinstance(v, (int, float))),
+        "  metrics      " + ", ".join(
+            f"{k}={v:.4g}" for k, v in sorted(metrics.items())
+            if isinstance(v, (int, float)) and not k.startswith("count_class_")
+        ),
     ]
     gate = manifest.get("gate")
     if gate:
