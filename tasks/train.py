@@ -20,8 +20,9 @@ def run_key(snapshot_fingerprint: str, model_config: ModelConfig, train_config: 
     return f"{snapshot_fingerprint[:12]}-{digest}"
 
 
-# Retrying resumes from the last epoch checkpoint instead of starting over.
-@task(name="train-gan", retries=1, retry_delay_seconds=10)
+# Retrying resumes from the last epoch checkpoint instead of starting over. The tag carries the
+# "one training run at a time" limit: `prefect concurrency-limit create gan-training 1`.
+@task(name="train-gan", retries=1, retry_delay_seconds=10, tags=["gan-training"])
 def train_task(snapshot_dir: str, model_config: ModelConfig, train_config: TrainConfig, runs_root: str) -> dict:
     """Trains (or resumes) the conditional GAN on a snapshot; returns paths and the history."""
     from gan_core import data
