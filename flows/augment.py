@@ -117,7 +117,8 @@ def augment(
 
     Args:
         source: Real data: 'auto' (tfds mnist if prepared or downloadable, else the bundled
-            8k/2k MNIST sample), 'sample', 'tfds:<builder>' or 'idx:<directory of IDX files>'.
+            8k/2k MNIST sample), 'sample', 'tfds:BUILDER' (e.g. tfds:mnist) or 'idx:DIRECTORY'
+            (a directory of MNIST IDX files).
         data_dir: tfds data directory; empty uses ~/tensorflow_datasets.
         real_labeled_limit: Use only this many labeled real training images (stratified);
             empty uses all. This is the limited-data case the project is for.
