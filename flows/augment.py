@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from flows.params import bounded, default_of
+from flows.params import bounded, check_writable, default_of, describe_validation_error
 from gan_core import __version__
 from gan_core.config import (
     DataConfig,
@@ -67,8 +67,7 @@ def build_configs(parameters: dict) -> dict:
             ),
         }
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
-        raise AugmentParameterError(f"invalid augment parameters: {problems}") from None
+        raise AugmentParameterError(f"invalid augment parameters: {describe_validation_error(error)}") from None
     limit = configs["data"].real_labeled_limit
     if limit is not None and limit < configs["train"].batch_size:
         raise AugmentParameterError(
@@ -76,18 +75,11 @@ def build_configs(parameters: dict) -> dict:
             "lower batch_size or use more real images"
         )
     for root in (configs["publish"].output_root, Path(p["work_root"])):
-        _check_writable(root)
+        try:
+            check_writable(root)
+        except OSError as error:
+            raise AugmentParameterError(str(error)) from None
     return configs
-
-
-def _check_writable(directory: Path) -> None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / f".write-probe-{time.time_ns()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as error:
-        raise AugmentParameterError(f"cannot write to {directory} ({error.strerror}): choose a writable directory") from None
 
 
 @flow(name="augment", description="Grow a labeled dataset with a class-conditional GAN, judge it, publish it.")

@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from flows.params import bounded
+from flows.params import bounded, check_writable, describe_validation_error
 from gan_core import __version__
 from gan_core.config import DataConfig
 from gan_core.utility import UtilityConfig, experiment_name, preset
@@ -70,16 +70,14 @@ def build_config(parameters: dict) -> UtilityConfig:
         config = preset(bool(p.get("quick")), **overrides)
         DataConfig(source=p["source"], data_dir=p.get("data_dir"))
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
-        raise EvaluateParameterError(f"invalid evaluate-augmentation parameters: {problems}") from None
+        raise EvaluateParameterError(
+            f"invalid evaluate-augmentation parameters: {describe_validation_error(error)}"
+        ) from None
     for root in (Path(p["output_dir"]), Path(p["work_root"])):
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            probe = root / f".write-probe-{time.time_ns()}"
-            probe.touch()
-            probe.unlink()
+            check_writable(root)
         except OSError as error:
-            raise EvaluateParameterError(f"cannot write to {root} ({error.strerror}): choose a writable directory") from None
+            raise EvaluateParameterError(str(error)) from None
     return config
 
 

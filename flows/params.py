@@ -7,9 +7,11 @@ reset their other fields. The bounds still live in one place: the concern's conf
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 
 def bounded(model: type[BaseModel], field: str) -> Any:
@@ -21,3 +23,23 @@ def bounded(model: type[BaseModel], field: str) -> Any:
 def default_of(model: type[BaseModel], field: str) -> Any:
     """The config field's default value."""
     return model.model_fields[field].default
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming every invalid field and why, for a user-facing error."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
+
+
+def check_writable(directory: Path) -> None:
+    """Creates ``directory`` if needed and proves a file can be written in it.
+
+    Raises:
+        OSError: with a message naming the directory and the fix.
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".write-probe-{time.time_ns()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise OSError(f"cannot write to {directory} ({error.strerror}): choose a writable directory") from None
