@@ -44,6 +44,7 @@ _BUDGET_FLAGS: dict[str, type] = {
     "gan_batch_size": int,
     "synthetic_per_class": int,
     "min_confidence": float,
+    "real_share": float,
     "judge_epochs": int,
     "judge_min_steps": int,
     "classifier_epochs": int,
@@ -81,6 +82,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
             "--" + name.replace("_", "-"), type=kind, default=None,
             help=f"{field.description or name} (default {getattr(full, name)}; quick {QUICK.get(name, getattr(full, name))})",
         )
+    parser.add_argument("--diffaugment", default=None,
+                        help="GAN DiffAugment policies, e.g. color,translation,cutout; '' off (default: TrainConfig's)")
     parser.add_argument("--precision", default=None, choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
                         help="GAN dtype policy (default auto = float32 on CPU)")
     parser.add_argument("--source", default="sample", help="real data: sample (bundled 8k/2k MNIST), auto, tfds:<name>, idx:<dir>")
@@ -129,6 +132,7 @@ def main(argv: list[str] | None = None) -> dict:
     parameters = {
         "sizes": args.sizes,
         **{name: getattr(args, name) for name in _BUDGET_FLAGS},
+        "diffaugment": args.diffaugment,
         "precision": args.precision,
         "source": args.source,
         "output_dir": str(flow_dir),

@@ -61,7 +61,10 @@ def build_configs(parameters: dict) -> dict:
                 epochs=p["epochs"], batch_size=p["batch_size"], precision=p["precision"], seed=p["seed"]
             ),
             "judge": JudgeConfig(epochs=p["judge_epochs"], seed=p["seed"]),
-            "quality": QualityConfig(samples_per_class=p["samples_per_class"], gate=gate, seed=p["seed"]),
+            "quality": QualityConfig(
+                samples_per_class=p["samples_per_class"], gate=gate, seed=p["seed"],
+                metrics=default_of(QualityConfig, "metrics") + (("cas",) if p["measure_cas"] else ()),
+            ),
             "publish": PublishConfig(
                 output_root=Path(p["output_root"]), dataset_name=p["dataset_name"], include_real=p["include_real"]
             ),
@@ -103,6 +106,7 @@ def augment(
     min_coverage: bounded(GateThresholds, "min_coverage") = default_of(GateThresholds, "min_coverage"),
     min_acceptance_rate: bounded(GateThresholds, "min_acceptance_rate") = default_of(GateThresholds, "min_acceptance_rate"),
     min_judge_accuracy: bounded(GateThresholds, "min_judge_accuracy") = default_of(GateThresholds, "min_judge_accuracy"),
+    measure_cas: bool = False,
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0,
 ) -> dict:
     """Grows a labeled dataset with a class-conditional GAN and publishes it if it passes the gate.
@@ -131,6 +135,8 @@ def augment(
             (Naeem et al. 2020, on judge features); low values mean mode collapse.
         min_acceptance_rate: Gate: share of samples surviving rejection at least this.
         min_judge_accuracy: Gate: the judge's own accuracy on real test at least this.
+        measure_cas: Also measure CAS: train the reference classifier on the accepted samples
+            only and on as many real images, both tested on real test (two extra models, ~1 min).
         seed: Seed for subsetting, training, sampling and the judge.
 
     Returns:

@@ -91,8 +91,10 @@ def evaluate_augmentation(
     gan_steps: _optional("gan_steps") = None,
     gan_epochs: _optional("gan_epochs") = None,
     gan_batch_size: _optional("gan_batch_size") = None,
+    diffaugment: str | None = None,
     synthetic_per_class: _optional("synthetic_per_class") = None,
     min_confidence: _optional("min_confidence") = None,
+    real_share: _optional("real_share") = None,
     judge_epochs: _optional("judge_epochs") = None,
     judge_min_steps: _optional("judge_min_steps") = None,
     classifier_epochs: _optional("classifier_epochs") = None,
@@ -116,9 +118,13 @@ def evaluate_augmentation(
         gan_steps: GAN optimizer steps for every N (small N is repeated to fill epochs).
         gan_epochs: Epochs the GAN steps are split into (one checkpoint each).
         gan_batch_size: GAN batch size (capped at N).
+        diffaugment: DiffAugment policies for the GAN, comma-separated from color, translation,
+            cutout; '' switches it off. Empty keeps the training default.
         synthetic_per_class: Synthetic samples generated per class before rejection.
         min_confidence: Reject a sample whose judge confidence in its label is lower; the judge
             is trained on the same N real images only.
+        real_share: Least share of real rows in the synthetic arms (c, d): the N real images
+            are repeated to reach it, so thousands of samples do not drown them. 0 appends.
         judge_epochs: Epochs of that judge.
         judge_min_steps: Step floor of that judge (small N is repeated to reach it).
         classifier_epochs: Epochs of the reference classifier over the largest arm's data; all

@@ -85,6 +85,10 @@ class UtilityConfig(BaseModel):
     precision: PrecisionPolicy = "auto"
     synthetic_per_class: int = Field(default=300, ge=1, le=100_000, description="Samples generated per class.")
     min_confidence: float = Field(default=0.9, ge=0, le=1, description="Reject samples the judge trusts less.")
+    real_share: float = Field(
+        default=0.5, ge=0, le=0.95,
+        description="Least share of real rows in the synthetic arms' training set (real rows are repeated to reach it); 0 just appends the synthetic rows.",
+    )
     judge_epochs: int = Field(default=10, ge=1, le=200, description="Epochs of the rejection judge.")
     judge_min_steps: int = Field(default=300, ge=0, le=100_000, description="Step floor for the judge on small N.")
     classifier_epochs: int = Field(default=10, ge=0, le=500, description="Epochs over the largest arm's data.")
@@ -101,21 +105,47 @@ class UtilityConfig(BaseModel):
             raise ValueError(f"sizes {list(value)} repeat a value: list each N once")
         return value
 
+    @field_validator("diffaugment")
+    @classmethod
+    def _check_diffaugment(cls, value: str | None) -> str | None:
+        from gan_core.config import TrainConfig
+
+        if value is not None:
+            TrainConfig(diffaugment=value)  # its validator names unknown policies
+        return value
+
     def resolved(self) -> dict:
         """Returns a JSON-ready dict of every field, defaults included."""
         return self.model_dump(mode="json")
 
     def experiment_key(self) -> str:
         """Hashes everything that changes one experiment's result (not ``sizes`` and ``seeds``)."""
-        from gan_core.config import JudgeConfig, ModelConfig, TrainConfig
+        from gan_core.config import JudgeConfig
 
         payload = {k: v for k, v in self.resolved().items() if k not in ("sizes", "seeds")}
-        # The GAN and judge settings this config does not name come from their defaults, so a
-        # changed default must not let an old result be reused.
-        payload["defaults"] = {
-            "model": ModelConfig().resolved(), "train": TrainConfig().resolved(), "judge": JudgeConfig().resolved(),
-        }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+        payload["defaults"] = {**self._gan_defaults(), "judge": JudgeConfig().resolved()}
+        return _short_hash(payload)
+
+    def gan_key(self) -> str:
+        """Hashes only what changes the trained GAN, so classifier-side changes reuse GAN runs."""
+        payload = {name: getattr(self, name) for name in GAN_FIELDS}
+        payload["defaults"] = self._gan_defaults()
+        return _short_hash(payload)
+
+    @staticmethod
+    def _gan_defaults() -> dict:
+        # The GAN settings this config does not name come from their defaults, so a changed
+        # default must not let an old result or GAN run be reused.
+        from gan_core.config import ModelConfig, TrainConfig
+
+        return {"model": ModelConfig().resolved(), "train": TrainConfig().resolved()}
+
+
+GAN_FIELDS: tuple[str, ...] = ("gan_steps", "gan_epochs", "gan_batch_size", "diffaugment", "precision")
+
+
+def _short_hash(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
 QUICK = dict(
@@ -324,6 +354,27 @@ def _repeat_to(images: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.n
     return np.concatenate([images] * times), np.concatenate([labels] * times)
 
 
+def mix_real_and_synthetic(
+    real_images: np.ndarray,
+    real_labels: np.ndarray,
+    synthetic_images: np.ndarray,
+    synthetic_labels: np.ndarray,
+    real_share: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Real plus synthetic rows, with real rows repeated whole until they are >= ``real_share``.
+
+    Appending thousands of synthetic rows to 100 real ones would leave the real images a few
+    percent of every batch; repeating them keeps each batch (in expectation) at least
+    ``real_share`` real, the usual way to mix generated data in.
+    """
+    if not 0 <= real_share < 1:
+        raise UtilityError(f"real_share must be in [0, 1), got {real_share}")
+    wanted = math.ceil(real_share / (1 - real_share) * len(synthetic_labels))
+    if wanted > len(real_labels):
+        real_images, real_labels = _repeat_to(real_images, real_labels, wanted)
+    return np.concatenate([real_images, synthetic_images]), np.concatenate([real_labels, synthetic_labels])
+
+
 def experiment_name(size: int, seed: int) -> str:
     """File-name-safe name of one experiment, e.g. ``n100-seed0`` or ``nall-seed2``."""
     return f"n{'all' if size == 0 else size}-seed{seed}"
@@ -427,8 +478,9 @@ def run_experiment(
 
     # 3. Four arms, one seed and one step budget, tested on the real test split.
     kept_images, kept_labels = synthetic_images[accepted], synthetic_labels[accepted]
-    mixed_images = np.concatenate([real_images, kept_images])
-    mixed_labels = np.concatenate([real_labels, kept_labels])
+    mixed_images, mixed_labels = mix_real_and_synthetic(
+        real_images, real_labels, kept_images, kept_labels, config.real_share
+    )
     steps = classifier.training_steps(
         len(mixed_labels), config.classifier_epochs, config.classifier_batch_size, config.classifier_min_steps
     )
@@ -520,7 +572,7 @@ def run_or_load(
     """Runs one experiment on ``splits`` (a LabeledSplits) unless its result is already saved.
 
     The result goes to ``results_dir/<experiment_name>.json``; the GAN run to
-    ``work_root/<data>-<config key>/<experiment_name>/``, so an interrupted benchmark re-run
+    ``work_root/<data>-gan-<GAN key>/<experiment_name>/``, so an interrupted benchmark re-run
     skips finished experiments and resumes a half-trained GAN.
 
     Returns:
@@ -532,7 +584,7 @@ def run_or_load(
     if existing is not None:
         logger.info("reusing finished experiment %s", path)
         return existing, path, True
-    work_dir = Path(work_root) / f"{data_fingerprint[:12]}-{config.experiment_key()}" / name
+    work_dir = Path(work_root) / f"{data_fingerprint[:12]}-gan-{config.gan_key()}" / name
     result = run_experiment(
         splits.train_images, splits.train_labels, splits.test_images, splits.test_labels,
         len(splits.class_names), size, seed, config, work_dir, class_names=splits.class_names,

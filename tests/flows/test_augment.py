@@ -60,6 +60,15 @@ def test_bad_parameters_fail_before_any_work(tmp_path, override, message):
     assert not (tmp_path / "work" / "cache").exists()
 
 
+def test_measure_cas_adds_the_cas_metric_to_the_defaults(tmp_path):
+    parameters = {name: p.default for name, p in __import__("inspect").signature(augment.fn).parameters.items()}
+    parameters.update(_tiny(tmp_path))
+    default_metrics = build_configs(parameters)["quality"].metrics
+    assert "cas" not in default_metrics  # two extra models: opt in
+    parameters["measure_cas"] = True
+    assert build_configs(parameters)["quality"].metrics == (*default_metrics, "cas")
+
+
 def test_unwritable_output_root_is_named(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

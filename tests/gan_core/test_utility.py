@@ -116,9 +116,39 @@ def test_preset_quick_overrides_and_validation():
         UtilityConfig(sizes=(5,))
     with pytest.raises(ValidationError, match="repeat"):
         UtilityConfig(sizes=(100, 100))
+    with pytest.raises(ValidationError, match="unknown DiffAugment policies"):
+        UtilityConfig(diffaugment="colour")
+    assert UtilityConfig(diffaugment="").diffaugment == ""
     # sizes and seeds do not change one experiment's result; budgets do.
     assert UtilityConfig(sizes=(50,), seeds=9).experiment_key() == UtilityConfig().experiment_key()
     assert UtilityConfig(gan_steps=10).experiment_key() != UtilityConfig().experiment_key()
+    # Classifier-side settings change the result but not the GAN, so GAN runs are reused.
+    assert UtilityConfig(real_share=0.2).experiment_key() != UtilityConfig().experiment_key()
+    assert UtilityConfig(real_share=0.2, min_confidence=0.5).gan_key() == UtilityConfig().gan_key()
+    assert UtilityConfig(gan_steps=10).gan_key() != UtilityConfig().gan_key()
+    assert UtilityConfig(diffaugment="color").gan_key() != UtilityConfig().gan_key()
+
+
+def _rows(count: int, label: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.full((count, 4, 4), label, np.uint8), np.full(count, label, np.int64)
+
+
+def test_mix_repeats_real_rows_whole_until_they_reach_the_share():
+    real_images, real_labels = _rows(10, 1)
+    synthetic_images, synthetic_labels = _rows(90, 2)
+    images, labels = utility.mix_real_and_synthetic(real_images, real_labels, synthetic_images, synthetic_labels, 0.5)
+    assert np.count_nonzero(labels == 1) == 90 and np.count_nonzero(labels == 2) == 90
+    assert images.shape == (180, 4, 4) and np.array_equal(images[:, 0, 0], labels)
+    # Whole repetitions: 25 % of 90 synthetic needs 30 real rows, i.e. the 10 repeated 3 times.
+    _, labels = utility.mix_real_and_synthetic(real_images, real_labels, synthetic_images, synthetic_labels, 0.25)
+    assert np.count_nonzero(labels == 1) == 30
+    # Share 0 appends; real rows already above the share are never dropped.
+    _, labels = utility.mix_real_and_synthetic(real_images, real_labels, synthetic_images, synthetic_labels, 0.0)
+    assert np.count_nonzero(labels == 1) == 10 and len(labels) == 100
+    _, labels = utility.mix_real_and_synthetic(synthetic_images, synthetic_labels, real_images, real_labels, 0.5)
+    assert len(labels) == 100
+    with pytest.raises(UtilityError, match=r"real_share must be in \[0, 1\)"):
+        utility.mix_real_and_synthetic(real_images, real_labels, synthetic_images, synthetic_labels, 1.0)
 
 
 @pytest.mark.slow  # trains a GAN, a judge and four classifiers (tiny, but tens of seconds)
@@ -133,7 +163,8 @@ def test_tiny_experiment_runs_all_four_arms_and_is_reused(mnist_sample, tmp_path
     assert result["n_real"] == 20 and result["gan"]["steps"] == 2
     synthetic = result["synthetic"]
     assert synthetic["generated"] == 50 and synthetic["accepted"] == 50  # min_confidence 0 keeps all
-    assert result["train_sizes"] == {"a": 20, "b": 20, "c": 70, "d": 70}
+    # real_share 0.5: the 20 real rows are repeated (3x = 60) to outweigh the 50 synthetic ones.
+    assert result["train_sizes"] == {"a": 20, "b": 20, "c": 110, "d": 110}
     assert result["judge"]["train_images"] == 20  # the judge saw the N real images only
     assert json.loads(path.read_text()) == result
 
