@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
 import statistics
 import sys
 import time
@@ -103,37 +102,6 @@ def _parse_args(argv: list[str] | None) -> tuple[argparse.ArgumentParser, argpar
     if args.steps < 1:
         parser.error(f"--steps must be at least 1, got {args.steps}")
     return parser, args
-
-
-def machine_info() -> dict:
-    """CPU model, core counts, load and library versions: what a throughput number depends on."""
-    import keras
-    import tensorflow as tf
-
-    cpu_model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass  # not Linux: keep platform.processor()
-    nproc = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "cpu_model": cpu_model,
-        "nproc": nproc,
-        "cpu_count": os.cpu_count(),
-        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        # 0 means "TensorFlow picks": this benchmark deliberately leaves threading alone.
-        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-        "gpus": [device.name for device in tf.config.list_physical_devices("GPU")],
-        "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-    }
 
 
 def _repeat_epochs(make_epoch: Callable[[int], "object"]) -> Iterator[tuple]:
@@ -346,6 +314,7 @@ def main(argv: list[str] | None = None) -> dict:
     from gan_core.config import ModelConfig, TrainConfig
     from gan_core.data import load_bundled_sample
     from gan_core.fsutil import atomic_write_json
+    from gan_core.machine import load_average, machine_info
     from gan_core.precision import PrecisionError, resolve_precision
     from gan_core.train import TrainingError, validate_training_data
 
@@ -370,7 +339,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     machine = machine_info()
     measured = run_benchmark(model_config, train_config, dtype_policy, images, labels, args.rounds, args.steps)
-    machine["load_average_after_1_5_15"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    machine["load_average_after_1_5_15"] = load_average()
     result = {
         "benchmark": "train_throughput",
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),

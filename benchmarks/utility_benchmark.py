@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import platform
 import shutil
 import sys
 import time
@@ -92,28 +91,6 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def machine_info() -> dict:
-    """CPU model, cores, load and versions: what the timings depend on."""
-    import tensorflow as tf
-
-    cpu_model = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass  # not Linux
-    return {
-        "cpu_model": cpu_model,
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-        "load_average_1_5_15": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-    }
-
-
 def main(argv: list[str] | None = None) -> dict:
     """Runs the flow from command-line arguments, prints the table and writes JSON + PNG.
 
@@ -126,6 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     from flows.evaluate_augmentation import EvaluateParameterError, evaluate_augmentation
     from gan_core import utility
     from gan_core.fsutil import atomic_write_json
+    from gan_core.machine import load_average, machine_info
 
     stem = "utility_quick" if args.quick else "utility"
     flow_dir = Path(args.results_dir) / stem.replace("_", "-")
@@ -148,7 +126,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"utility_benchmark: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     wall = time.perf_counter() - started
-    machine["load_average_after_1_5_15"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    machine["load_average_after_1_5_15"] = load_average()
 
     import json
 
