@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -90,6 +91,7 @@ def train_classifier(
     min_confidence: float | None = None,
     seed: int = 0,
     save_to: Path | None = None,
+    real_share: float | None = None,
 ) -> dict:
     """Trains on the train split of a published version and evaluates on real test images.
 
@@ -102,6 +104,8 @@ def train_classifier(
         min_confidence: Drop synthetic rows whose judge confidence is below this.
         seed: Seed for shuffling and weights.
         save_to: If set, the trained model is saved there (a ``.keras`` file).
+        real_share: If set, every batch draws real rows with this probability (0.5 is what the
+            utility benchmark mixes at); an epoch is still ``train_rows / batch_size`` steps.
 
     Returns:
         A JSON-ready summary: the version trained on, row counts, accuracies, timing.
@@ -125,8 +129,10 @@ def train_classifier(
 
     train = loader.make_dataset(
         version_dir, "train", batch_size=batch_size, shuffle=True, seed=seed,
-        sources=sources, min_confidence=min_confidence,
+        sources=sources, min_confidence=min_confidence, real_share=real_share, repeat=real_share is not None,
     )
+    # A mixed dataset repeats forever, so an epoch is sized here; otherwise it is one pass.
+    steps_per_epoch = math.ceil(train_rows / batch_size) if real_share is not None else None
     evaluation, evaluated_on, eval_rows = _evaluation_data(version_dir, manifest, batch_size)
 
     model = build_model(len(manifest["class_names"]), seed)
@@ -136,7 +142,9 @@ def train_classifier(
         metrics=["accuracy"],
     )
     # The loader already shuffles (rows and shard order, per epoch); Keras cannot shuffle a Dataset.
-    history = model.fit(train, epochs=epochs, shuffle=False, verbose=0, callbacks=[EpochLog()])
+    history = model.fit(
+        train, epochs=epochs, steps_per_epoch=steps_per_epoch, shuffle=False, verbose=0, callbacks=[EpochLog()]
+    )
     _, test_accuracy = model.evaluate(evaluation, verbose=0)
     if save_to is not None:
         Path(save_to).parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +155,7 @@ def train_classifier(
         "version_dir": str(Path(version_dir).resolve()),
         "sources": list(sources),
         "min_confidence": min_confidence,
+        "real_share": real_share,
         "train_rows": train_rows if min_confidence is None else None,
         "epochs": epochs,
         "train_accuracy": round(float(history.history["accuracy"][-1]), 4),
@@ -183,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated train rows to use: real, synthetic (default: %(default)s)",
     )
     parser.add_argument("--min-confidence", type=float, default=None, help="drop synthetic rows below this judge confidence")
+    parser.add_argument(
+        "--real-share", type=float, default=None,
+        help="draw real rows with this probability per example, e.g. 0.5 (needs a version published with include_real)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     parser.add_argument("--save", type=Path, default=None, help="save the trained model to this .keras file")
     return parser
@@ -197,6 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             arguments.dataset, version=arguments.version, epochs=arguments.epochs, batch_size=arguments.batch_size,
             sources=tuple(s.strip() for s in arguments.sources.split(",") if s.strip()),
             min_confidence=arguments.min_confidence, seed=arguments.seed, save_to=arguments.save,
+            real_share=arguments.real_share,
         )
     except (FileNotFoundError, ValueError, publish.PublishError) as error:
         print(f"train_classifier: {error}", file=sys.stderr)

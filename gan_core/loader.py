@@ -100,6 +100,27 @@ def _known_rows(manifest: dict, split: str, sources: tuple[str, ...], min_confid
     return sum(per_source.get(source, 0) for source in sources)
 
 
+def _check_mix(
+    manifest: dict, split: str, sources: tuple[str, ...], real_share: object, repeat: bool, version_dir: Path
+) -> None:
+    number = isinstance(real_share, (int, float)) and not isinstance(real_share, bool)
+    if not (number and 0 < real_share < 1):
+        raise ValueError(f"real_share must be None or a number strictly between 0 and 1, got {real_share!r}")
+    if set(sources) != set(SOURCES):
+        raise ValueError(f"real_share mixes real and synthetic rows, so sources must be both, got {sources!r}")
+    if not repeat:
+        raise ValueError(
+            "a dataset mixed by real_share repeats forever: pass repeat=True and size epochs with steps_per_epoch"
+        )
+    per_source = manifest["rows_per_split_source"][split]
+    missing = [source for source in SOURCES if not per_source.get(source)]
+    if missing:
+        raise ValueError(
+            f"{version_dir} has no {' or '.join(missing)} rows in split {split!r}, so real_share cannot mix them: "
+            "publish with include_real=true, or mix your own real data with tf.data.Dataset.sample_from_datasets"
+        )
+
+
 def make_dataset(
     version_dir: Path,
     split: str = "train",
@@ -110,6 +131,7 @@ def make_dataset(
     min_confidence: float | None = None,
     repeat: bool = False,
     shuffle_buffer: int = 10_000,
+    real_share: float | None = None,
 ) -> tf.data.Dataset:
     """Builds a tf.data pipeline over one split of a published version.
 
@@ -125,6 +147,10 @@ def make_dataset(
             missing); real rows are kept.
         repeat: Repeat forever (epochs stay whole: shuffle happens before repeat).
         shuffle_buffer: Rows held in the shuffle buffer (as PNG bytes, about 0.3 kB each).
+        real_share: If set, draw every row from the real rows with this probability and from
+            the synthetic rows otherwise, so a small real set is not drowned by thousands of
+            samples (the utility benchmark mixes at 0.5). The dataset then repeats forever:
+            needs ``repeat=True`` and both sources (publish with ``include_real``).
 
     Returns:
         Dataset of ``(images float32 (B, 28, 28, 1) in [0, 1], labels int64 (B,))``.
@@ -142,29 +168,45 @@ def make_dataset(
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     paths = shard_paths(version_dir, split)
     height, width = manifest.get("image_shape", [28, 28])
-    order_rng = np.random.default_rng(seed)
 
-    def generate() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        # Called once per epoch; the shared generator gives each epoch a new shard order.
-        ordered = [paths[i] for i in order_rng.permutation(len(paths))] if shuffle else paths
-        yield from _iter_rows(ordered, sources, min_confidence)
+    def rows(wanted: tuple[str, ...], stream_seed: int) -> tf.data.Dataset:
+        """Unbatched (png, label) rows of ``wanted`` sources, shuffled if asked."""
+        order_rng = np.random.default_rng(stream_seed)
 
-    dataset = tf.data.Dataset.from_generator(
-        generate,
-        output_signature=(
-            tf.TensorSpec(shape=(None,), dtype=tf.string),
-            tf.TensorSpec(shape=(None,), dtype=tf.int64),
-        ),
-    ).unbatch()
-    known = _known_rows(manifest, split, sources, min_confidence)
-    if known is not None:
-        # Lets Keras show progress and size epochs; also fails loudly if shards and manifest disagree.
-        dataset = dataset.apply(tf.data.experimental.assert_cardinality(known))
-    if shuffle:
-        # Shuffle the small PNG strings, not decoded floats, to keep the buffer cheap.
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        dataset = dataset.repeat()
+        def generate() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            # Called once per epoch; the shared generator gives each epoch a new shard order.
+            ordered = [paths[i] for i in order_rng.permutation(len(paths))] if shuffle else paths
+            yield from _iter_rows(ordered, wanted, min_confidence)
+
+        stream = tf.data.Dataset.from_generator(
+            generate,
+            output_signature=(
+                tf.TensorSpec(shape=(None,), dtype=tf.string),
+                tf.TensorSpec(shape=(None,), dtype=tf.int64),
+            ),
+        ).unbatch()
+        known = _known_rows(manifest, split, wanted, min_confidence)
+        if known is not None:
+            # Lets Keras show progress and size epochs; also fails loudly if shards and manifest disagree.
+            stream = stream.apply(tf.data.experimental.assert_cardinality(known))
+        if shuffle:
+            # Shuffle the small PNG strings, not decoded floats, to keep the buffer cheap.
+            stream = stream.shuffle(shuffle_buffer, seed=stream_seed, reshuffle_each_iteration=True)
+        return stream
+
+    if real_share is None:
+        dataset = rows(sources, seed)
+        if repeat:
+            dataset = dataset.repeat()
+    else:
+        _check_mix(manifest, split, sources, real_share, repeat, version_dir)
+        # Each source repeats on its own, so the small real set is revisited as often as the
+        # share needs; every draw is real with probability real_share.
+        dataset = tf.data.Dataset.sample_from_datasets(
+            [rows(("real",), seed).repeat(), rows(("synthetic",), seed + 1).repeat()],
+            weights=[real_share, 1.0 - real_share],
+            seed=seed,
+        )
 
     image_spec = tf.TensorSpec(shape=(height, width, 1), dtype=tf.uint8)
 

@@ -71,6 +71,15 @@ def test_trains_on_latest_and_evaluates_on_the_published_test_split(published, t
     assert (tmp_path / "model.keras").is_file()
 
 
+def test_real_share_mixes_real_and_synthetic_rows_per_batch(published):
+    summary = example.train_classifier(published, version="1", epochs=2, batch_size=64, real_share=0.5)
+
+    assert summary["real_share"] == 0.5 and summary["train_rows"] == 500
+    assert summary["test_accuracy"] >= 0.8, summary
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        example.train_classifier(published, version="1", epochs=1, real_share=1.5)
+
+
 def test_picks_up_a_new_latest_and_can_pin_a_version(published):
     # A second, synthetic-only version moves LATEST; the example follows it unless pinned.
     images, labels = _patterns(120, seed=4)

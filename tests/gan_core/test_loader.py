@@ -126,6 +126,34 @@ def test_repeat_runs_past_one_epoch_with_full_batches(published):
     assert batches == [16] * 10
 
 
+def test_real_share_draws_real_rows_at_that_rate_and_revisits_the_small_source(published):
+    version_dir, parts = published
+    real_keys = {image.tobytes() for image in parts[0].images}
+    synthetic_keys = {image.tobytes() for image in parts[1].images}
+    dataset = loader.make_dataset(version_dir, batch_size=100, repeat=True, real_share=0.8, seed=3)
+    images, _ = collect(dataset.take(20))  # 2,000 draws: 10x the 200 train rows
+    keys = [image.tobytes() for image in as_uint8(images)]
+    from_real = np.mean([key in real_keys for key in keys])
+    assert all(key in real_keys or key in synthetic_keys for key in keys)
+    assert from_real == pytest.approx(0.8, abs=0.04)  # 5 binomial standard deviations
+    # 1,600 real draws from 120 real rows: every real row is revisited.
+    assert {key for key in keys if key in real_keys} == real_keys
+    again, _ = collect(loader.make_dataset(version_dir, batch_size=100, repeat=True, real_share=0.8, seed=3).take(20))
+    np.testing.assert_array_equal(again, images)  # seeded
+
+
+def test_real_share_refuses_what_it_cannot_mix(published):
+    version_dir, _ = published
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        loader.make_dataset(version_dir, repeat=True, real_share=1.0)
+    with pytest.raises(ValueError, match="sources must be both"):
+        loader.make_dataset(version_dir, repeat=True, real_share=0.5, sources=("real",))
+    with pytest.raises(ValueError, match="repeats forever: pass repeat=True"):
+        loader.make_dataset(version_dir, real_share=0.5)
+    with pytest.raises(ValueError, match="has no synthetic rows in split 'test'.*include_real"):
+        loader.make_dataset(version_dir, "test", repeat=True, real_share=0.5)
+
+
 def test_load_numpy_matches_the_published_rows(published):
     version_dir, parts = published
     images, labels = loader.load_numpy(version_dir, "test")
