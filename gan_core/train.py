@@ -27,6 +27,7 @@ import tensorflow as tf
 from gan_core import imaging
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.diffaugment import diff_augment, parse_policy
+from gan_core.distribute import check_global_batch, resolve_strategy
 from gan_core.fsutil import atomic_write_json
 from gan_core.losses import loss_pair
 from gan_core.models import build_discriminator, build_generator
@@ -70,9 +71,32 @@ class TrainResult:
 
 
 class ConditionalGanTrainer:
-    """Owns G, D, the EMA copy of G, both optimizers and the seeded noise stream."""
+    """Owns G, D, the EMA copy of G, both optimizers and the seeded noise stream.
 
-    def __init__(self, model_config: ModelConfig, train_config: TrainConfig, dtype_policy: str):
+    With a multi-replica ``strategy`` everything is created in its scope (mirrored) and each
+    step runs on every replica; ``batch_size`` is the global batch.
+    """
+
+    def __init__(
+        self,
+        model_config: ModelConfig,
+        train_config: TrainConfig,
+        dtype_policy: str,
+        strategy: tf.distribute.Strategy | None = None,
+    ):
+        self.strategy = strategy or tf.distribute.get_strategy()
+        check_global_batch(train_config.batch_size, self.strategy)
+        with self.strategy.scope():
+            self._build(model_config, train_config, dtype_policy)
+        self._step_with_r1 = tf.function(lambda images, labels: self._distributed_step(images, labels, True))
+        self._step_plain = tf.function(lambda images, labels: self._distributed_step(images, labels, False))
+
+    @property
+    def replicas(self) -> int:
+        """Number of replicas each global batch is split over."""
+        return self.strategy.num_replicas_in_sync
+
+    def _build(self, model_config: ModelConfig, train_config: TrainConfig, dtype_policy: str) -> None:
         self.model_config = model_config
         self.train_config = train_config
         self.dtype_policy = dtype_policy
@@ -94,8 +118,6 @@ class ConditionalGanTrainer:
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         self._generator_loss, self._discriminator_loss = loss_pair(train_config.loss)
         self._augment_policy = parse_policy(train_config.diffaugment)
-        self._step_with_r1 = tf.function(lambda images, labels: self._train_step(images, labels, True))
-        self._step_plain = tf.function(lambda images, labels: self._train_step(images, labels, False))
 
     def checkpoint(self) -> tf.train.Checkpoint:
         """Everything needed to resume bit-for-bit: weights, optimizer slots, RNG state, counters."""
@@ -117,8 +139,21 @@ class ConditionalGanTrainer:
         step = self._step_with_r1 if lazy_r1 else self._step_plain
         return step(images, labels)
 
-    @staticmethod
-    def _scaled(optimizer: keras.optimizers.Optimizer, loss: tf.Tensor) -> tf.Tensor:
+    def distribute(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
+        """Splits each global batch of ``dataset`` over the replicas (unchanged on one device)."""
+        return dataset if self.replicas == 1 else self.strategy.experimental_distribute_dataset(dataset)
+
+    def _distributed_step(self, images, labels, apply_r1: bool):
+        if self.replicas == 1:
+            return self._train_step(images, labels, apply_r1)
+        losses = self.strategy.run(self._train_step, args=(images, labels, apply_r1))
+        return tuple(self.strategy.reduce(tf.distribute.ReduceOp.MEAN, loss, axis=None) for loss in losses)
+
+    def _scaled(self, optimizer: keras.optimizers.Optimizer, loss: tf.Tensor) -> tf.Tensor:
+        # Replica gradients are summed, so each replica's mean loss counts 1/replicas of the
+        # global mean.
+        if self.replicas > 1:
+            loss = loss / self.replicas
         # LossScaleOptimizer multiplies the loss so fp16 gradients do not underflow;
         # apply_gradients divides it out again and skips non-finite steps.
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
@@ -255,6 +290,7 @@ def train_gan(
     class_names: tuple[str, ...] | None = None,
     on_epoch_end: Callable[[EpochStats], None] | None = None,
     dtype_policy: str | None = None,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> TrainResult:
     """Trains (or resumes) a conditional GAN and exports the EMA generator.
 
@@ -268,6 +304,8 @@ def train_gan(
         class_names: written into the generator's config for downstream readers.
         on_epoch_end: called after every epoch, e.g. to update a progress bar.
         dtype_policy: an already-resolved Keras dtype policy name.
+        strategy: a tf.distribute strategy; None mirrors over every GPU when there are two or
+            more (``batch_size`` is then the global batch) and uses one device otherwise.
 
     Returns:
         The run's result, with the exported generator's directory and hash.
@@ -279,7 +317,7 @@ def train_gan(
     _check_run_dir(run_dir, {"model": model_config.resolved(), "train": train_config.resolved()})
 
     keras.utils.set_random_seed(train_config.seed)
-    trainer = ConditionalGanTrainer(model_config, train_config, policy)
+    trainer = ConditionalGanTrainer(model_config, train_config, policy, strategy or resolve_strategy())
     manager = tf.train.CheckpointManager(
         trainer.checkpoint(), run_dir / "checkpoints", max_to_keep=train_config.checkpoint_keep
     )
@@ -303,7 +341,7 @@ def train_gan(
         epoch_started = time.perf_counter()
         losses = []
         dataset = make_input_pipeline(images, labels, train_config.batch_size, train_config.seed + epoch)
-        for batch_images, batch_labels in dataset.take(steps_per_epoch):
+        for batch_images, batch_labels in trainer.distribute(dataset.take(steps_per_epoch)):
             losses.append(trainer.train_step(batch_images, batch_labels))
         discriminator_loss, generator_loss = (float(x) for x in np.mean(np.array(losses, dtype=np.float64), axis=0))
         if not (np.isfinite(discriminator_loss) and np.isfinite(generator_loss)):
