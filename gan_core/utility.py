@@ -311,10 +311,13 @@ def utility_png(summary: Mapping) -> bytes:
     xs = np.array([entry["n_real"] if isinstance(entry["n_real"], int) else max(entry["n_real"]) for entry in entries])
     figure, (accuracy_axis, gain_axis) = plt.subplots(1, 2, figsize=(11, 4))
     offsets = {"a": 0.96, "b": 0.985, "c": 1.015, "d": 1.04}  # spread markers so error bars do not overlap
+    colors = {arm: f"C{index}" for index, arm in enumerate(ARMS)}  # one colour per arm in both panels
     for arm in ARMS:
         means = [entry["arms"][arm]["mean"] for entry in entries]
         stds = [entry["arms"][arm]["std"] or 0.0 for entry in entries]
-        accuracy_axis.errorbar(xs * offsets[arm], means, yerr=stds, marker="o", capsize=3, label=f"({arm}) {ARM_NAMES[arm]}")
+        accuracy_axis.errorbar(
+            xs * offsets[arm], means, yerr=stds, marker="o", capsize=3, color=colors[arm], label=f"({arm}) {ARM_NAMES[arm]}"
+        )
     tick_labels = [entry["label"] if entry["size"] else f"all ({x})" for entry, x in zip(entries, xs)]
     for axis in (accuracy_axis, gain_axis):
         axis.set_xscale("log")
@@ -331,7 +334,9 @@ def utility_png(summary: Mapping) -> bytes:
         means = np.array([gain["mean"] for gain in gains])
         low = np.array([gain["mean"] - gain["ci_low"] if gain["ci_low"] is not None else 0.0 for gain in gains])
         high = np.array([gain["ci_high"] - gain["mean"] if gain["ci_high"] is not None else 0.0 for gain in gains])
-        gain_axis.errorbar(xs * offsets[arm], means, yerr=[low, high], marker="o", capsize=3, label=f"({arm}) − (a)")
+        gain_axis.errorbar(
+            xs * offsets[arm], means, yerr=[low, high], marker="o", capsize=3, color=colors[arm], label=f"({arm}) − (a)"
+        )
     gain_axis.axhline(0.0, color="black", linewidth=0.8)
     gain_axis.set_xlabel("real labeled training images N")
     gain_axis.set_ylabel("accuracy gain over (a)")
