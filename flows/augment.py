@@ -135,8 +135,9 @@ def augment(
             (Naeem et al. 2020, on judge features); low values mean mode collapse.
         min_acceptance_rate: Gate: share of samples surviving rejection at least this.
         min_judge_accuracy: Gate: the judge's own accuracy on real test at least this.
-        measure_cas: Also measure CAS: train the reference classifier on the accepted samples
-            only and on as many real images, both tested on real test (two extra models, ~1 min).
+        measure_cas: Also measure CAS: train the reference classifier on the generated samples
+            alone (before rejection) and on as many real images, both tested on real test (two
+            extra models, ~1 min).
         seed: Seed for subsetting, training, sampling and the judge.
 
     Returns:
