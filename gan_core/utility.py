@@ -17,6 +17,9 @@ One experiment is one (N, seed):
    - ``c``: real N + accepted synthetic;
    - ``d``: real N + accepted synthetic + classic augmentation.
 
+   In ``c`` and ``d`` the real rows are repeated whole until they are at least ``real_share``
+   of the set (:func:`mix_real_and_synthetic`), so the samples do not drown them.
+
    Every arm of one experiment gets the same seed and the same number of optimizer steps
    (sized for the largest arm), so a gain is not bought with more updates, and seeds pair arms.
 5. Test every arm on the real test split.
