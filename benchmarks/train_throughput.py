@@ -10,7 +10,7 @@ size, in one process, so only the training loop differs:
   ``Dataset.from_tensor_slices(...).shuffle(BUFFER).batch(BATCH)`` over pre-normalised floats.
 - ``project``: ``ConditionalGanTrainer.train_step`` (separate D then G updates, DiffAugment, EMA,
   lazy R1 and loss scaling as the default ``TrainConfig`` sets them) fed by
-  ``make_input_pipeline``.
+  ``make_training_batches``.
 
 Both arms are warmed up (traced) first, then timed in interleaved rounds (baseline, project,
 baseline, project, ...) so drift on a shared machine hits both alike. Thread settings are left
@@ -196,12 +196,12 @@ def build_project(model_config, train_config, dtype_policy: str, images, labels)
     """The project's trainer and input pipeline, as ``train_gan`` drives them."""
     from gan_core.diffaugment import parse_policy
     from gan_core.precision import needs_loss_scaling
-    from gan_core.train import ConditionalGanTrainer, make_input_pipeline
+    from gan_core.train import ConditionalGanTrainer, make_training_batches
 
     trainer = ConditionalGanTrainer(model_config, train_config, dtype_policy)
-    batches = _repeat_epochs(
-        lambda epoch: make_input_pipeline(images, labels, train_config.batch_size, train_config.seed + epoch)
-    )
+    batches = iter(make_training_batches(
+        images, labels, train_config.batch_size * train_config.discriminator_steps, train_config.seed
+    ))
     features = {
         "loop": "ConditionalGanTrainer.train_step: D update, then G update with fresh noise, in a tf.function",
         "loss": train_config.loss,
@@ -215,7 +215,7 @@ def build_project(model_config, train_config, dtype_policy: str, images, labels)
         "r1": train_config.r1_gamma > 0,
         "r1_gamma": train_config.r1_gamma,
         "r1_interval": train_config.r1_interval,
-        "input_pipeline": "make_input_pipeline: uint8 shuffle, batch(drop_remainder), map normalise, prefetch",
+        "input_pipeline": "make_training_batches: endless stateless per-pass shuffle, batched gather, normalise, prefetch",
     }
     return Arm(trainer.train_step, batches, trainer.step.numpy, features)
 

@@ -39,7 +39,6 @@ DEFAULT_WORK_ROOT = Path("outputs/work")
 _BUDGET_FLAGS: dict[str, type] = {
     "seeds": int,
     "gan_steps": int,
-    "gan_epochs": int,
     "gan_batch_size": int,
     "synthetic_per_class": int,
     "min_confidence": float,

@@ -18,13 +18,14 @@ from pydantic import Field
 from flows.params import bounded, check_writable, default_of, describe_validation_error
 from gan_core import __version__
 from gan_core.config import (
+    PROFILE_NAMES,
     DataConfig,
     GateThresholds,
     JudgeConfig,
-    ModelConfig,
     PublishConfig,
     QualityConfig,
     TrainConfig,
+    profile_configs,
 )
 from tasks.ingest import run_ingest
 from tasks.publish import publish_task
@@ -47,18 +48,23 @@ def build_configs(parameters: dict) -> dict:
     p = parameters
     try:
         gate = GateThresholds(
-            min_confidence=p["min_confidence"], min_label_fidelity=p["min_label_fidelity"],
+            min_confidence=p["min_confidence"], max_label_fidelity_gap=p["max_label_fidelity_gap"],
+            max_second_judge_gap=p["max_second_judge_gap"],
             max_fid_ratio=p["max_fid_ratio"], max_memorization_rate=p["max_memorization_rate"],
             min_coverage=p["min_coverage"],
             min_acceptance_rate=p["min_acceptance_rate"], min_judge_accuracy=p["min_judge_accuracy"],
         )
+        model, train = profile_configs(p["profile"])
+        # Parameters left empty keep the profile's value; the rest override it.
+        overrides = {"steps": p["steps"], "batch_size": p["batch_size"]}
+        overrides = {key: value for key, value in overrides.items() if value is not None}
         configs = {
             "data": DataConfig(
                 source=p["source"], data_dir=p["data_dir"], real_labeled_limit=p["real_labeled_limit"], seed=p["seed"]
             ),
-            "model": ModelConfig(),
+            "model": model,
             "train": TrainConfig(
-                epochs=p["epochs"], batch_size=p["batch_size"], precision=p["precision"], seed=p["seed"]
+                **{**train.resolved(), **overrides, "precision": p["precision"], "seed": p["seed"]}
             ),
             "judge": JudgeConfig(epochs=p["judge_epochs"], seed=p["seed"]),
             "quality": QualityConfig(
@@ -72,9 +78,11 @@ def build_configs(parameters: dict) -> dict:
     except ValidationError as error:
         raise AugmentParameterError(f"invalid augment parameters: {describe_validation_error(error)}") from None
     limit = configs["data"].real_labeled_limit
-    if limit is not None and limit < configs["train"].batch_size:
+    draw = configs["train"].batch_size * configs["train"].discriminator_steps
+    if limit is not None and limit < draw:
         raise AugmentParameterError(
-            f"real_labeled_limit {limit} is smaller than batch_size {configs['train'].batch_size}: "
+            f"real_labeled_limit {limit} is smaller than the {draw} real images one training step draws "
+            f"(batch_size {configs['train'].batch_size} x discriminator_steps {configs['train'].discriminator_steps}): "
             "lower batch_size or use more real images"
         )
     for root in (configs["publish"].output_root, Path(p["work_root"])):
@@ -94,13 +102,15 @@ def augment(
     output_root: str = "outputs/datasets",
     work_root: str = "outputs/work",
     include_real: bool = False,
-    epochs: bounded(TrainConfig, "epochs") = 20,
-    batch_size: bounded(TrainConfig, "batch_size") = default_of(TrainConfig, "batch_size"),
+    profile: Literal[PROFILE_NAMES] = "default",
+    steps: bounded(TrainConfig, "steps") | None = None,
+    batch_size: bounded(TrainConfig, "batch_size") | None = None,
     precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto",
     samples_per_class: bounded(QualityConfig, "samples_per_class") = default_of(QualityConfig, "samples_per_class"),
     judge_epochs: bounded(JudgeConfig, "epochs") = default_of(JudgeConfig, "epochs"),
     min_confidence: bounded(GateThresholds, "min_confidence") = default_of(GateThresholds, "min_confidence"),
-    min_label_fidelity: bounded(GateThresholds, "min_label_fidelity") = default_of(GateThresholds, "min_label_fidelity"),
+    max_label_fidelity_gap: bounded(GateThresholds, "max_label_fidelity_gap") = default_of(GateThresholds, "max_label_fidelity_gap"),
+    max_second_judge_gap: bounded(GateThresholds, "max_second_judge_gap") = default_of(GateThresholds, "max_second_judge_gap"),
     max_fid_ratio: bounded(GateThresholds, "max_fid_ratio") = default_of(GateThresholds, "max_fid_ratio"),
     max_memorization_rate: bounded(GateThresholds, "max_memorization_rate") = default_of(GateThresholds, "max_memorization_rate"),
     min_coverage: bounded(GateThresholds, "min_coverage") = default_of(GateThresholds, "min_coverage"),
@@ -122,19 +132,26 @@ def augment(
         output_root: Where published datasets live.
         work_root: Where snapshots, training runs, checkpoints and TensorBoard logs go.
         include_real: Also publish the real rows (train and test) beside the synthetic ones.
-        epochs: GAN training epochs over the real training images.
-        batch_size: GAN batch size.
+        profile: Training profile: 'default' (the main job, about 10 min on a 2-core CPU) or
+            'quality' (about 45 min of training; what the nightly deployment runs).
+        steps: GAN generator steps; empty uses the profile's. The budget does not grow with the
+            dataset size.
+        batch_size: GAN batch size; empty uses the profile's.
         precision: 'auto' picks mixed_float16 on GPU and float32 on CPU.
         samples_per_class: Synthetic samples generated per class before rejection.
         judge_epochs: Epochs for the judge classifier trained on real data.
         min_confidence: Reject a sample whose judge confidence in its label is lower.
-        min_label_fidelity: Gate: judge accuracy on the conditioned labels must reach this.
+        max_label_fidelity_gap: Gate: the judge's accuracy on the conditioned labels may be at
+            most this far below its accuracy on real test.
+        max_second_judge_gap: Gate: a second judge (another architecture, no part in the
+            rejection) must agree with the accepted rows' labels to within this of its own
+            real-test accuracy.
         max_fid_ratio: Gate: FID(synthetic, real test) / FID(real train, real test) at most this.
         max_memorization_rate: Gate: share of near-copies of training images at most this.
         min_coverage: Gate: share of real test images whose neighbourhood holds a sample
             (Naeem et al. 2020, on judge features); low values mean mode collapse.
         min_acceptance_rate: Gate: share of samples surviving rejection at least this.
-        min_judge_accuracy: Gate: the judge's own accuracy on real test at least this.
+        min_judge_accuracy: Gate: floor on the judge's own accuracy on real test.
         measure_cas: Also measure CAS: train the reference classifier on the generated samples
             alone (before rejection) and on as many real images, both tested on real test (two
             extra models, ~1 min).
@@ -176,7 +193,8 @@ def augment(
         "gate": quality["gate"],
         "training": {
             "dtype_policy": training["dtype_policy"],
-            "epochs": configs["train"].epochs,
+            "profile": profile,
+            "steps": configs["train"].steps,
             "images_per_second": training["images_per_second"],
             "train_seconds": training["train_seconds"],
         },

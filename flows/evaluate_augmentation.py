@@ -89,7 +89,6 @@ def evaluate_augmentation(
     sizes: list[Annotated[int, Field(ge=0)] | Literal["all"]] | None = None,
     seeds: _optional("seeds") = None,
     gan_steps: _optional("gan_steps") = None,
-    gan_epochs: _optional("gan_epochs") = None,
     gan_batch_size: _optional("gan_batch_size") = None,
     diffaugment: str | None = None,
     synthetic_per_class: _optional("synthetic_per_class") = None,
@@ -115,8 +114,7 @@ def evaluate_augmentation(
         sizes: Real training set sizes N (stratified); 0 or "all" means every real training
             image. Empty: [100, 1000, "all"] (quick: [100]).
         seeds: Seeds per N (0..seeds-1); arms are paired by seed. Empty: 3 (quick: 2).
-        gan_steps: GAN optimizer steps for every N (small N is repeated to fill epochs).
-        gan_epochs: Epochs the GAN steps are split into (one checkpoint each).
+        gan_steps: GAN generator steps for every N; empty uses the default profile's.
         gan_batch_size: GAN batch size (capped at N).
         diffaugment: DiffAugment policies for the GAN, comma-separated from color, translation,
             cutout; '' switches it off. Empty keeps the training default.

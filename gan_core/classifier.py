@@ -74,7 +74,8 @@ def build_classifier(
     x = layers.Conv2D(32, 5, padding="valid", activation="relu", name="conv2", **_F32)(x)
     x = layers.AveragePooling2D(2, name="pool2", **_F32)(x)
     x = layers.Flatten(name="flatten", **_F32)(x)
-    x = layers.Dense(128, activation="relu", name="dense", **_F32)(x)
+    # Named "features" so a LeNet can also serve as a judge (gan_core.judge.FEATURES_LAYER).
+    x = layers.Dense(128, activation="relu", name="features", **_F32)(x)
     x = layers.Dropout(0.4, seed=seed + 2, name="dropout", **_F32)(x)
     logits = layers.Dense(num_classes, name="logits", **_F32)(x)
     return keras.Model(inputs, logits, name="lenet_classifier")

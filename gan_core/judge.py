@@ -76,15 +76,24 @@ def check_labels(labels: np.ndarray, count: int, num_classes: int, what: str = "
 
 
 def build_judge_model(
-    image_shape: tuple[int, int], num_classes: int, augment: bool, seed: int = 0
+    image_shape: tuple[int, int], num_classes: int, augment: bool, seed: int = 0, architecture: str = "cnn"
 ) -> keras.Model:
     """Builds the judge CNN: uint8 (H, W) in, class logits out.
+
+    ``architecture='lenet'`` builds the reference classifier's layout instead
+    (:func:`gan_core.classifier.build_classifier`, shifts and rotations when augmenting): the
+    second judge, which never filters samples, so its agreement with the labels is independent
+    evidence.
 
     Three 3x3 conv blocks of 32, 32 and 64 channels, each followed by 2x2 max-pooling (a 2-conv
     baseline plateaued near 97 % on the 8k sample; this reaches about 98.7 % with shifts), then
     dropout around the 128-wide ``features`` layer whose output is the embedding the metrics use.
     Pixels are scaled to [0, 1] inside, so callers pass raw uint8 images.
     """
+    if architecture == "lenet":
+        from gan_core.classifier import build_classifier  # classifier imports this module
+
+        return build_classifier(image_shape, num_classes, augment, seed)
     layers = keras.layers
     inputs = keras.Input(shape=image_shape, dtype="uint8", name="images")
     x = layers.Rescaling(1.0 / 255.0, name="scale", **_F32)(inputs)
@@ -182,10 +191,15 @@ class Judge:
             return self._embed_cache[key]
         features = np.zeros((len(images), self.feature_dim), dtype=np.float32)
         logits = np.zeros((len(images), self.num_classes), dtype=np.float32)
+        started = last_report = time.perf_counter()
         for start in range(0, len(images), batch_size):
             batch_features, batch_logits = self._infer(images[start : start + batch_size])
             features[start : start + batch_size] = batch_features.numpy()
             logits[start : start + batch_size] = batch_logits.numpy()
+            if time.perf_counter() - last_report >= PROGRESS_SECONDS:
+                last_report = time.perf_counter()
+                done = min(start + batch_size, len(images))
+                logger.info("judge scored %d of %d images (%.0f img/s)", done, len(images), done / (last_report - started))
         features.flags.writeable = False
         logits.flags.writeable = False
         if key is not None:
@@ -267,16 +281,35 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (exp / np.sum(exp, axis=-1, keepdims=True)).astype(np.float32)
 
 
-class _EpochLogger(keras.callbacks.Callback):
-    """Logs one line per epoch through ``logging`` instead of Keras' progress bar."""
+# Long work says how far it is at least this often (judge training on 60k images takes minutes).
+PROGRESS_SECONDS = 15.0
 
-    def __init__(self, epochs: int):
+
+class _EpochLogger(keras.callbacks.Callback):
+    """Logs one line per epoch through ``logging`` instead of Keras' progress bar, and a progress
+    line within an epoch every ``PROGRESS_SECONDS``."""
+
+    def __init__(self, epochs: int, steps_per_epoch: int):
         super().__init__()
         self._epochs = epochs
+        self._steps = steps_per_epoch
         self._started = 0.0
+        self._last_report = 0.0
+        self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._started = time.perf_counter()
+        self._started = self._last_report = time.perf_counter()
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        if now - self._last_report >= PROGRESS_SECONDS:
+            self._last_report = now
+            logger.info(
+                "judge epoch %d/%d: batch %d/%d (%.0f%%), %.1f s into the epoch",
+                self._epoch + 1, self._epochs, batch + 1, self._steps, 100.0 * (batch + 1) / self._steps,
+                now - self._started,
+            )
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -289,6 +322,11 @@ class _EpochLogger(keras.callbacks.Callback):
             logs.get("val_accuracy", float("nan")),
             time.perf_counter() - self._started,
         )
+
+
+def second_judge_config(config: JudgeConfig) -> JudgeConfig:
+    """The second judge: the LeNet layout, another seed, the same budget as the rejecting judge."""
+    return config.model_copy(update={"architecture": "lenet", "seed": config.seed + 1})
 
 
 def cache_key(data_fingerprint: str, config: JudgeConfig) -> str:
@@ -350,12 +388,12 @@ def train_judge(
     image_shape = tuple(int(side) for side in train_images.shape[1:])
     steps_per_epoch = -(-len(train_images) // config.batch_size)
     logger.info(
-        "training judge on %d images (%d classes, %d epochs, augment=%s)",
-        len(train_images), num_classes, config.epochs, config.augment,
+        "training %s judge on %d images (%d classes, %d epochs, augment=%s)",
+        config.architecture, len(train_images), num_classes, config.epochs, config.augment,
     )
     started = time.perf_counter()
     with seeded(config.seed):
-        model = build_judge_model(image_shape, num_classes, config.augment, config.seed)
+        model = build_judge_model(image_shape, num_classes, config.augment, config.seed, config.architecture)
         schedule = keras.optimizers.schedules.CosineDecay(
             config.learning_rate, decay_steps=config.epochs * steps_per_epoch
         )
@@ -370,7 +408,7 @@ def train_judge(
             batch_size=config.batch_size,
             epochs=config.epochs,
             validation_data=(test_images, test_labels),
-            callbacks=[_EpochLogger(config.epochs)],
+            callbacks=[_EpochLogger(config.epochs, steps_per_epoch)],
             verbose=0,
         )
     metadata = {"config": config.resolved(), "data_fingerprint": data_fingerprint,

@@ -43,3 +43,23 @@ def loss_pair(kind: str) -> LossPair:
     if kind not in LOSSES:
         raise ValueError(f"unknown adversarial loss {kind!r}: choose from {sorted(LOSSES)}")
     return LOSSES[kind]
+
+
+def lecam_penalty(
+    real_logits: tf.Tensor, fake_logits: tf.Tensor, average_real: tf.Tensor, average_fake: tf.Tensor
+) -> tf.Tensor:
+    """LeCam regulariser (Tseng et al. 2021): keeps D's outputs near the moving averages of the
+    other side's, which bounds how far D can overfit a small training set."""
+    return tf.reduce_mean(tf.square(tf.nn.relu(real_logits - average_fake))) + tf.reduce_mean(
+        tf.square(tf.nn.relu(average_real - fake_logits))
+    )
+
+
+def mode_seeking_penalty(images: tf.Tensor, noise: tf.Tensor, epsilon: float = 1e-5) -> tf.Tensor:
+    """MSGAN's term (Mao et al. 2019): the inverse of how far apart two halves of a batch that
+    share labels but not noise land, per unit of noise distance. Minimising it spreads G's outputs."""
+    half = tf.shape(images)[0] // 2
+    images = tf.cast(images, tf.float32)
+    image_distance = tf.reduce_mean(tf.abs(images[:half] - images[half : 2 * half]))
+    noise_distance = tf.reduce_mean(tf.abs(noise[:half] - noise[half : 2 * half]))
+    return 1.0 / (image_distance / noise_distance + epsilon)

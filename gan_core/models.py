@@ -1,8 +1,13 @@
 """Class-conditional generator and discriminator (Keras 3).
 
 Conditioning choice:
-- The generator concatenates the noise with a learned label embedding, so every class gets its
-  own region of the input space (as in the conditional DCGAN / BigGAN-style embedding input).
+- Generator ``concat``: the noise is concatenated with a learned label embedding, so every class
+  gets its own region of the input space (the conditional DCGAN input).
+- Generator ``cbn``: conditional BatchNorm (Dumoulin et al. 2017, as in SNGAN/BigGAN): every
+  BatchNorm in G gets a per-class gain and bias, so the label acts at every resolution, not only
+  at the input. Upsampling is nearest-neighbour + 3x3 conv, which avoids the checkerboard that
+  strided transposed convolutions leave on thin strokes.
+- Generator ``resnet``: the ``cbn`` generator with residual up-blocks (SNGAN's layout).
 - The discriminator is a projection discriminator (Miyato & Koyama, 2018): an unconditional
   logit plus the inner product of a label embedding with the image features. Projection gives
   a much stronger class signal than concatenating one-hot channels, which is what makes the
@@ -20,8 +25,75 @@ from keras import layers
 from gan_core.config import ModelConfig
 
 
+class ConditionalBatchNorm(layers.Layer):
+    """BatchNorm without its own affine part, followed by a per-class gain and bias.
+
+    Called as ``layer([features, labels])``; the gain starts at 1 and the bias at 0, so an
+    untrained layer is plain BatchNorm.
+    """
+
+    def __init__(self, num_classes: int, momentum: float = 0.99, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.momentum = momentum
+
+    def build(self, input_shape):
+        channels = int(input_shape[0][-1])
+        policy = self.dtype_policy
+        self.normalize = layers.BatchNormalization(momentum=self.momentum, center=False, scale=False, dtype=policy)
+        self.gain = layers.Embedding(self.num_classes, channels, embeddings_initializer="ones", dtype=policy)
+        self.bias = layers.Embedding(self.num_classes, channels, embeddings_initializer="zeros", dtype=policy)
+        self.normalize.build(input_shape[0])
+        self.gain.build(input_shape[1])
+        self.bias.build(input_shape[1])
+
+    def call(self, inputs, training=None):
+        features, labels = inputs
+        normalized = self.normalize(features, training=training)
+        # (B, C) -> (B, 1, 1, C) for conv features, unchanged for dense ones.
+        shape = [-1] + [1] * (len(features.shape) - 2) + [normalized.shape[-1]]
+        gain = keras.ops.reshape(self.gain(labels), shape)
+        bias = keras.ops.reshape(self.bias(labels), shape)
+        return normalized * gain + bias
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+
 def build_generator(config: ModelConfig, dtype_policy: str = "float32") -> keras.Model:
     """Builds G: (noise (B, latent_dim), label (B,)) -> image (B, 28, 28, 1) in [-1, 1], float32."""
+    if config.generator_arch == "concat":
+        return _build_concat_generator(config, dtype_policy)
+    return _build_cbn_generator(config, dtype_policy, residual=config.generator_arch == "resnet")
+
+
+def _build_cbn_generator(config: ModelConfig, dtype_policy: str, residual: bool) -> keras.Model:
+    width = config.generator_width
+    noise = keras.Input(shape=(config.latent_dim,), name="noise")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    conv = lambda channels, size=3: layers.Conv2D(channels, size, padding="same", dtype=dtype_policy)
+    hidden = layers.Dense(7 * 7 * 4 * width, dtype=dtype_policy)(noise)
+    hidden = layers.Reshape((7, 7, 4 * width), dtype=dtype_policy)(hidden)
+    for channels in (2 * width, width):  # 7 -> 14 -> 28
+        block_input = hidden
+        hidden = ConditionalBatchNorm(config.num_classes, dtype=dtype_policy)([hidden, label])
+        hidden = layers.ReLU(dtype=dtype_policy)(hidden)
+        hidden = layers.UpSampling2D(2, dtype=dtype_policy)(hidden)
+        hidden = conv(channels)(hidden)
+        if residual:
+            hidden = ConditionalBatchNorm(config.num_classes, dtype=dtype_policy)([hidden, label])
+            hidden = layers.ReLU(dtype=dtype_policy)(hidden)
+            hidden = conv(channels)(hidden)
+            shortcut = conv(channels, 1)(layers.UpSampling2D(2, dtype=dtype_policy)(block_input))
+            hidden = layers.Add(dtype=dtype_policy)([hidden, shortcut])
+    hidden = layers.BatchNormalization(dtype=dtype_policy)(hidden)
+    hidden = layers.ReLU(dtype=dtype_policy)(hidden)
+    hidden = conv(config.channels)(hidden)
+    image = layers.Activation("tanh", dtype="float32", name="image")(hidden)
+    return keras.Model([noise, label], image, name="generator")
+
+
+def _build_concat_generator(config: ModelConfig, dtype_policy: str) -> keras.Model:
     width = config.generator_width
     noise = keras.Input(shape=(config.latent_dim,), name="noise")
     label = keras.Input(shape=(), dtype="int32", name="label")

@@ -19,16 +19,16 @@ def _png(figure) -> bytes:
 
 
 def training_curves_png(history: Sequence[Mapping[str, float]]) -> bytes:
-    """Discriminator/generator loss and throughput per epoch, from ``EpochStats``-like rows."""
-    epochs = [row["epoch"] for row in history]
+    """Discriminator/generator loss and throughput per logged interval, from ``IntervalStats``-like rows."""
+    epochs = [row["step"] for row in history]
     figure, (losses, speed) = plt.subplots(1, 2, figsize=(9, 3))
     losses.plot(epochs, [row["discriminator_loss"] for row in history], marker="o", label="discriminator")
     losses.plot(epochs, [row["generator_loss"] for row in history], marker="o", label="generator")
-    losses.set_xlabel("epoch")
+    losses.set_xlabel("step")
     losses.set_title("adversarial losses")
     losses.legend()
     speed.plot(epochs, [row["images_per_second"] for row in history], marker="o", color="tab:green")
-    speed.set_xlabel("epoch")
+    speed.set_xlabel("step")
     speed.set_title("training images / s")
     speed.set_ylim(bottom=0)
     return _png(figure)

@@ -24,10 +24,13 @@ logger = logging.getLogger(__name__)
 
 Op = Literal[">=", "<="]
 
-# (metric key, GateThresholds field, comparison, the metric that computes the key or None when
-# evaluate() always computes it).
+_NEEDS_SECOND_JUDGE = "set QualityConfig.second_judge"
+
+# (metric key, GateThresholds field, comparison, what computes the key: a registered metric's
+# name, a hint, or None when evaluate() always computes it).
 _GATE_CHECKS: tuple[tuple[str, str, Op, str | None], ...] = (
-    ("label_fidelity", "min_label_fidelity", ">=", "label_fidelity"),
+    ("label_fidelity_gap", "max_label_fidelity_gap", "<=", "label_fidelity"),
+    ("second_judge_gap", "max_second_judge_gap", "<=", _NEEDS_SECOND_JUDGE),
     ("fid_ratio", "max_fid_ratio", "<=", "fid"),
     ("memorization_rate", "max_memorization_rate", "<=", "memorization"),
     ("coverage", "min_coverage", ">=", "density_coverage"),
@@ -52,9 +55,13 @@ class GateCheck:
         """A human-readable line, e.g. 'label_fidelity 0.412 < min 0.900'."""
         bound = "min" if self.op == ">=" else "max"
         if self.value is None:
+            fix = (
+                self.source_metric if self.source_metric == _NEEDS_SECOND_JUDGE
+                else f"add {self.source_metric!r} to QualityConfig.metrics"
+            )
             return (
-                f"{self.name} was not computed (needs {bound} {self.threshold:.3f}): add "
-                f"{self.source_metric!r} to QualityConfig.metrics, or set the threshold to None to skip it"
+                f"{self.name} was not computed (needs {bound} {self.threshold:.3f}): {fix}, "
+                "or set the threshold to None to skip it"
             )
         if math.isnan(self.value):
             return f"{self.name} is NaN (needs {bound} {self.threshold:.3f})"
@@ -175,6 +182,7 @@ def evaluate(
     config: QualityConfig,
     num_classes: int,
     class_names: Sequence[str] | None = None,
+    second_judge: FeatureExtractor | None = None,
 ) -> QualityReport:
     """Scores synthetic samples and applies the gate (never raises on a failed gate).
 
@@ -186,6 +194,9 @@ def evaluate(
         config: Metrics to compute and gate thresholds.
         num_classes: Number of classes.
         class_names: Names indexed by label; None uses the label numbers.
+        second_judge: A classifier that does not reject anything (another architecture): its
+            agreement with the conditioned labels of the accepted rows is independent evidence
+            that the labels are right.
 
     Raises:
         ValueError: malformed arrays, an unknown metric, or class_names of the wrong length.
@@ -217,6 +228,12 @@ def evaluate(
     values["label_fidelity_accepted"] = float(np.mean(correct[accepted])) if accepted.any() else float("nan")
     test_predictions = np.argmax(context.probabilities("test"), axis=1)
     values["judge_accuracy"] = float(np.mean(test_predictions == context.labels("test")))
+    if "label_fidelity" in values:
+        # Relative to what the judge achieves on real data, so a harder dataset (where the judge
+        # itself reaches ~90 %) is not refused for the judge's own errors.
+        values["label_fidelity_gap"] = values["judge_accuracy"] - values["label_fidelity"]
+    if second_judge is not None:
+        values.update(second_judge_agreement(second_judge, context, accepted))
 
     per_class = []
     for label in range(num_classes):
@@ -239,6 +256,22 @@ def evaluate(
     else:
         logger.warning("quality gate failed: %s", "; ".join(gate.failures))
     return report
+
+
+def second_judge_agreement(second_judge: FeatureExtractor, context: MetricContext, accepted: np.ndarray) -> dict[str, float]:
+    """The second judge's accuracy on real test and its agreement with the synthetic labels."""
+    labels = context.labels("synthetic")
+    agrees = np.argmax(second_judge.predict_proba(context.images("synthetic")), axis=1) == labels
+    test_accuracy = float(np.mean(
+        np.argmax(second_judge.predict_proba(context.images("test")), axis=1) == context.labels("test")
+    ))
+    agreement = float(np.mean(agrees[accepted])) if accepted.any() else float("nan")
+    return {
+        "second_judge_accuracy": test_accuracy,
+        "second_judge_agreement": agreement,
+        "second_judge_agreement_all": float(np.mean(agrees)) if len(agrees) else float("nan"),
+        "second_judge_gap": test_accuracy - agreement,
+    }
 
 
 def enforce_gate(report: QualityReport) -> QualityReport:

@@ -3,9 +3,9 @@
 One experiment is one (N, seed):
 
 1. Draw N real training images, stratified by class, with ``seed`` (N = 0 means all of them).
-2. Train the class-conditional GAN on those N images only, for a fixed number of optimizer
-   steps (``gan_steps``) whatever N is: the N images are repeated to fill each epoch, so
-   N = 100 gets as many updates as N = 8000.
+2. Train the class-conditional GAN (the default training profile) on those N images only, for
+   a fixed number of generator steps (``gan_steps``) whatever N is: the budget is counted in
+   steps, so N = 100 gets as many updates as N = 8000.
 3. Generate ``synthetic_per_class`` samples per class and reject those a judge is not confident
    about (``min_confidence``). The judge is trained on the same N real images only. The real test
    split is passed to it solely to report its accuracy; no other real image (and no test image)
@@ -81,8 +81,9 @@ class UtilityConfig(BaseModel):
         description="Real labeled training set sizes N (stratified); 0 means all real training images.",
     )
     seeds: int = Field(default=3, ge=1, le=50, description="Seeds 0..seeds-1 per N; arms are paired by seed.")
-    gan_steps: int = Field(default=2000, ge=1, le=200_000, description="GAN optimizer steps, whatever N is.")
-    gan_epochs: int = Field(default=5, ge=1, le=1000, description="Epochs the GAN steps are split into (checkpoints).")
+    gan_steps: int | None = Field(
+        default=None, ge=1, le=200_000, description="GAN generator steps, whatever N is; None uses the default profile's."
+    )
     gan_batch_size: int = Field(default=64, ge=8, le=4096, description="GAN batch size (capped at N).")
     diffaugment: str | None = Field(default=None, description="DiffAugment policies for the GAN; None keeps TrainConfig's.")
     precision: PrecisionPolicy = "auto"
@@ -139,12 +140,13 @@ class UtilityConfig(BaseModel):
     def _gan_defaults() -> dict:
         # The GAN settings this config does not name come from their defaults, so a changed
         # default must not let an old result or GAN run be reused.
-        from gan_core.config import ModelConfig, TrainConfig
+        from gan_core.config import profile_configs
 
-        return {"model": ModelConfig().resolved(), "train": TrainConfig().resolved()}
+        model, train = profile_configs("default")
+        return {"model": model.resolved(), "train": train.resolved()}
 
 
-GAN_FIELDS: tuple[str, ...] = ("gan_steps", "gan_epochs", "gan_batch_size", "diffaugment", "precision")
+GAN_FIELDS: tuple[str, ...] = ("gan_steps", "gan_batch_size", "diffaugment", "precision")
 
 
 def _short_hash(payload: dict) -> str:
@@ -152,7 +154,7 @@ def _short_hash(payload: dict) -> str:
 
 
 QUICK = dict(
-    sizes=(100,), seeds=2, gan_steps=300, gan_epochs=3, synthetic_per_class=100, judge_epochs=5,
+    sizes=(100,), seeds=2, gan_steps=300, synthetic_per_class=100, judge_epochs=5,
     judge_min_steps=100, classifier_epochs=5, classifier_min_steps=200,
 )
 
@@ -389,18 +391,20 @@ def experiment_name(size: int, seed: int) -> str:
 
 
 def _gan_configs(config: UtilityConfig, n_real: int, seed: int):
-    from gan_core.config import ModelConfig, TrainConfig
+    from gan_core.config import TrainConfig, profile_configs
 
     batch = min(config.gan_batch_size, n_real)
     if batch < 8:
         raise UtilityError(f"N={n_real} is too small for GAN training (batch size >= 8): use N >= 10")
-    steps_per_epoch = math.ceil(config.gan_steps / config.gan_epochs)
-    extra = {} if config.diffaugment is None else {"diffaugment": config.diffaugment}
-    train = TrainConfig(
-        epochs=config.gan_epochs, batch_size=batch, steps_per_epoch=steps_per_epoch, seed=seed,
-        precision=config.precision, **extra,
-    )
-    return ModelConfig(), train, steps_per_epoch * batch
+    model, train = profile_configs("default")
+    overrides = {"batch_size": batch, "seed": seed, "precision": config.precision}
+    if config.gan_steps is not None:
+        overrides["steps"] = config.gan_steps
+    if config.diffaugment is not None:
+        overrides["diffaugment"] = config.diffaugment
+    if batch * train.discriminator_steps > n_real:
+        overrides["discriminator_steps"] = 1
+    return model, TrainConfig(**{**train.resolved(), **overrides})
 
 
 def run_experiment(
@@ -456,15 +460,14 @@ def run_experiment(
     logger.info("experiment N=%d (%d real images), seed %d in %s", size, n_real, seed, work_dir)
 
     # 1. The GAN sees the N real images only; repeating them fills each epoch to the step budget.
-    model_config, train_config, epoch_images = _gan_configs(config, n_real, seed)
-    gan_images, gan_labels = _repeat_to(real_images, real_labels, epoch_images)
+    model_config, train_config = _gan_configs(config, n_real, seed)
     tick = time.perf_counter()
     trained = train_gan(
-        gan_images, gan_labels, model_config.model_copy(update={"num_classes": num_classes}), train_config,
+        real_images, real_labels, model_config.model_copy(update={"num_classes": num_classes}), train_config,
         Path(work_dir) / "gan", class_names=class_names,
     )
     seconds["gan"] = time.perf_counter() - tick
-    gan_steps = sum(row.steps for row in trained.history)
+    gan_steps = train_config.steps
 
     # 2. Sample, then reject with a judge that saw the same N real images and nothing else.
     tick = time.perf_counter()
@@ -521,7 +524,7 @@ def run_experiment(
         "gan": {
             "steps": int(gan_steps),
             "batch_size": train_config.batch_size,
-            "epochs": train_config.epochs,
+            "model_config": model_config.resolved(),
             "dtype_policy": trained.dtype_policy,
             "train_config": train_config.resolved(),
             "generator_hash": trained.generator_hash,

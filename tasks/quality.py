@@ -36,7 +36,7 @@ def quality_task(
     """Generates samples, scores them with the judge and applies the gate; never publishes."""
     from gan_core import data, imaging, plots, quality
     from gan_core.fsutil import atomic_write_json
-    from gan_core.judge import train_judge
+    from gan_core.judge import second_judge_config, train_judge
     from gan_core.sampling import load_generator
 
     logger = get_run_logger()
@@ -47,11 +47,20 @@ def quality_task(
         num_classes=len(splits.class_names),
     )
     logger.info("judge test accuracy %.4f on %d real test images", judge.test_accuracy, len(splits.test_labels))
+    second_judge = None
+    if quality_config.second_judge:
+        second_judge = train_judge(
+            splits.train_images, splits.train_labels, splits.test_images, splits.test_labels,
+            second_judge_config(judge_config), cache_dir=Path(cache_root) / "judges",
+            data_fingerprint=snapshot.fingerprint, num_classes=len(splits.class_names),
+        )
+        logger.info("second judge (LeNet) test accuracy %.4f", second_judge.test_accuracy)
     generator = load_generator(Path(generator_dir))
     images, labels = generator.generate_per_class(quality_config.samples_per_class, quality_config.seed)
     logger.info("generated %d samples (%d per class); scoring", len(labels), quality_config.samples_per_class)
     report = quality.evaluate(
-        images, labels, splits, judge, quality_config, len(splits.class_names), splits.class_names
+        images, labels, splits, judge, quality_config, len(splits.class_names), splits.class_names,
+        second_judge=second_judge,
     )
 
     out_dir = Path(run_dir) / "quality" / generator.content_hash[:16]

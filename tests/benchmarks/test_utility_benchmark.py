@@ -14,7 +14,7 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "utility_benchmark.py"
 TINY_FLAGS = [
-    "--quick", "--sizes", "20", "--seeds", "1", "--gan-steps", "2", "--gan-epochs", "1", "--gan-batch-size", "16",
+    "--quick", "--sizes", "20", "--seeds", "1", "--gan-steps", "2", "--gan-batch-size", "16",
     "--synthetic-per-class", "5", "--min-confidence", "0", "--judge-epochs", "1", "--judge-min-steps", "2",
     "--classifier-epochs", "1", "--classifier-min-steps", "3",
 ]

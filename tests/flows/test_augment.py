@@ -14,14 +14,14 @@ from gan_core import publish
 from tasks.quality import GateFailedError
 
 OPEN_GATE = dict(
-    min_confidence=0.0, min_label_fidelity=0.0, max_fid_ratio=1e9, max_memorization_rate=1.0,
+    min_confidence=0.0, max_label_fidelity_gap=1.0, max_second_judge_gap=1.0, max_fid_ratio=1e9, max_memorization_rate=1.0,
     min_acceptance_rate=0.0, min_judge_accuracy=0.0, min_coverage=0.0,
 )
 
 
 def _tiny(tmp_path: Path, **overrides) -> dict:
     parameters = dict(
-        source="sample", real_labeled_limit=512, epochs=1, batch_size=32, samples_per_class=20,
+        source="sample", real_labeled_limit=512, steps=20, batch_size=32, samples_per_class=20,
         judge_epochs=1, output_root=str(tmp_path / "datasets"), work_root=str(tmp_path / "work"),
         dataset_name="tiny",
     )
@@ -36,9 +36,11 @@ def _task_states(flow_run_id) -> dict[str, str]:
 
 def test_parameters_render_with_descriptions_and_bounds():
     schema = augment.parameters.model_dump()["properties"]
-    assert schema["epochs"]["minimum"] == 1 and "description" in schema["epochs"]
-    # Gate thresholds are optional (None switches a check off), so the bound sits in anyOf.
-    fidelity_bounds = [option for option in schema["min_label_fidelity"]["anyOf"] if option.get("type") == "number"]
+    # Optional parameters (None = the profile's value, or a switched-off check) keep their bounds in anyOf.
+    step_bounds = [option for option in schema["steps"]["anyOf"] if option.get("type") == "integer"]
+    assert step_bounds[0]["minimum"] == 1 and "description" in schema["steps"]
+    assert schema["profile"]["enum"] == ["default", "quality"]
+    fidelity_bounds = [option for option in schema["max_label_fidelity_gap"]["anyOf"] if option.get("type") == "number"]
     assert fidelity_bounds[0]["maximum"] == 1 and fidelity_bounds[0]["minimum"] == 0
     assert schema["precision"]["enum"] == ["auto", "float32", "mixed_bfloat16", "mixed_float16"]
     assert all(schema[name].get("description") for name in schema)
@@ -49,7 +51,7 @@ def test_parameters_render_with_descriptions_and_bounds():
     [
         ({"source": "ftp://example"}, "unknown source"),
         ({"dataset_name": "../escape"}, "dataset_name"),
-        ({"real_labeled_limit": 20, "batch_size": 64}, "smaller than batch_size"),
+        ({"real_labeled_limit": 20, "batch_size": 64}, "smaller than the 64 real images one training step draws"),
     ],
 )
 def test_bad_parameters_fail_before_any_work(tmp_path, override, message):
@@ -112,8 +114,8 @@ def test_flow_publishes_readable_verified_shards_and_caches_ingest(prefect_harne
 
 def test_failed_gate_fails_the_flow_and_publishes_nothing(prefect_harness, tmp_path):
     with pytest.raises(GateFailedError) as failure:
-        augment(**_tiny(tmp_path))  # one epoch on 512 images: an untrained generator
+        augment(**_tiny(tmp_path))  # 20 steps on 512 images: an untrained generator
     message = str(failure.value)
     assert "nothing was published" in message
-    assert "label_fidelity" in message and "< min 0.900" in message
+    assert "label_fidelity_gap" in message and "> max 0.100" in message
     assert not (tmp_path / "datasets" / "tiny").exists() or not publish.list_versions(tmp_path / "datasets" / "tiny")

@@ -36,8 +36,25 @@ def trained_judge(mnist_sample, judge_cache_dir):
     )
 
 
+@pytest.fixture(scope="session")
+def second_judge(mnist_sample, judge_cache_dir):
+    """The second judge (LeNet layout, another seed) trained once per session on the bundled sample."""
+    from gan_core.config import JudgeConfig
+    from gan_core.judge import second_judge_config, train_judge
+
+    return train_judge(
+        mnist_sample.train_images,
+        mnist_sample.train_labels,
+        mnist_sample.test_images,
+        mnist_sample.test_labels,
+        second_judge_config(JudgeConfig()),
+        cache_dir=judge_cache_dir,
+        data_fingerprint="bundled-sample",
+    )
+
+
 def pytest_collection_modifyitems(items):
     """Marks every test that needs the trained judge as ``slow`` (it trains for tens of seconds)."""
     for item in items:
-        if "trained_judge" in getattr(item, "fixturenames", ()):
+        if {"trained_judge", "second_judge"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)

@@ -27,7 +27,7 @@ from gan_core.sampling import load_generator  # noqa: E402
 from gan_core.train import ConditionalGanTrainer, train_gan  # noqa: E402
 
 MODEL = ModelConfig(latent_dim=8, generator_width=8, discriminator_width=8)
-TRAIN = TrainConfig(epochs=1, batch_size=16, seed=3, precision="float32", steps_per_epoch=2)
+TRAIN = TrainConfig(steps=2, batch_size=16, seed=3, precision="float32", log_every=2, checkpoint_every=2)
 
 
 def _replicas_agree(variables) -> bool:
@@ -51,9 +51,9 @@ def main(run_dir: str) -> dict:
     labels = np.arange(64) % 10
     first = train_gan(images, labels, MODEL, TRAIN, run_dir, strategy=strategy)
     report["first_losses"] = [first.history[-1].discriminator_loss, first.history[-1].generator_loss]
-    resumed = train_gan(images, labels, MODEL, TRAIN.model_copy(update={"epochs": 2}), run_dir, strategy=strategy)
-    report["resumed_from_epoch"] = resumed.resumed_from_epoch
-    report["epochs"] = [row.epoch for row in resumed.history]
+    resumed = train_gan(images, labels, MODEL, TRAIN.model_copy(update={"steps": 4}), run_dir, strategy=strategy)
+    report["resumed_from_step"] = resumed.resumed_from_step
+    report["logged_steps"] = [row.step for row in resumed.history]
 
     # A trainer restored from the run's checkpoint shows the mirrored state after training.
     restored = ConditionalGanTrainer(MODEL, TRAIN, "float32", strategy)

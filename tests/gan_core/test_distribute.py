@@ -50,8 +50,8 @@ def test_two_replicas_train_resume_and_stay_mirrored(tmp_path):
     # Replica gradients are summed, so each replica's loss is scaled to 1/2 of the global mean.
     assert report["scaled_loss_summed_over_replicas"] == pytest.approx(3.0)
     assert all(abs(loss) < 1e3 for loss in report["first_losses"])
-    assert report["resumed_from_epoch"] == 1 and report["epochs"] == [1, 2]
-    assert report["step"] == 4  # 2 epochs x 2 global steps, counted once, not once per replica
+    assert report["resumed_from_step"] == 2 and report["logged_steps"] == [2, 4]
+    assert report["step"] == 4  # 2 + 2 global steps, counted once, not once per replica
     assert report["replicas_agree"] == {
         "generator": True, "discriminator": True, "ema_generator": True, "optimizers": True,
     }

@@ -15,7 +15,7 @@ from gan_core import utility
 from gan_core.utility import ARMS, UtilityConfig, UtilityError
 
 TINY = dict(
-    sizes=(20,), seeds=1, gan_steps=2, gan_epochs=1, gan_batch_size=16, synthetic_per_class=5,
+    sizes=(20,), seeds=1, gan_steps=2, gan_batch_size=16, synthetic_per_class=5,
     min_confidence=0.0, judge_epochs=1, judge_min_steps=2, classifier_epochs=1, classifier_min_steps=3,
 )
 

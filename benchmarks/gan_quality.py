@@ -1,0 +1,358 @@
+"""Generator quality: can a classifier learn from the samples alone, and at what training cost?
+
+For one named configuration and a budget (steps, or minutes measured against this machine's
+speed), it trains the cGAN on the bundled sample's 8,000 real train digits, then reports:
+
+- CAS: the reference classifier (``gan_core.classifier``, LeNet-style, not the judge's
+  architecture) trained on 8,000 synthetic rows only (800 per class, drawn from the rows the
+  judge accepted, as published), beside the same classifier trained on the 8,000 real train
+  images; both tested on the 2,000 real test digits. ``cas_raw`` is the same on 8,000
+  unfiltered samples.
+- FID ratio, precision/recall, density/coverage and C_T on the rejecting judge's features
+  (``gan_core.quality.evaluate``, as the flow computes them).
+- Label fidelity measured by a second judge that did not do the rejection (the LeNet
+  architecture, another seed), beside that judge's own accuracy on real test.
+- Training wall time, in-run img/s, and the isolated step's img/s measured in the same process
+  after training (the ratio says what checkpoints, grids and logs cost).
+
+With ``--curve`` the EMA generator is snapshotted at every checkpoint and CAS is measured at
+each, giving CAS against training minutes. Results are one JSON per (config, seed) in
+``--results-dir``; a finished one is reused and an interrupted training run resumes.
+
+Usage::
+
+    .venv/bin/python benchmarks/gan_quality.py --config default --seeds 0 1 2
+    .venv/bin/python benchmarks/gan_quality.py --config quality --seeds 0 1 --curve
+    .venv/bin/python benchmarks/gan_quality.py --config cbn-w32 --minutes 6 --seeds 0
+    .venv/bin/python benchmarks/gan_quality.py --list
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+logger = logging.getLogger("gan_quality")
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results" / "gan_quality"
+CAS_ROWS_PER_CLASS = 800  # 8,000 rows: as many as the real train split
+GENERATED_PER_CLASS = 1000  # enough that 800 per class survive rejection
+PROBE_STEPS = 40
+
+
+def candidates() -> dict[str, dict]:
+    """Named configurations: a training profile plus overrides of its model/train fields."""
+    from gan_core.config import TRAINING_PROFILES
+
+    named = {name: {"profile": name, "model": {}, "train": {}} for name in TRAINING_PROFILES}
+    named.update({
+        "concat-w32": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {}},
+        "concat-w64": {"profile": "default", "model": {"generator_arch": "concat", "generator_width": 64, "discriminator_width": 64}, "train": {}},
+        "cbn-w32": {"profile": "default", "model": {"generator_arch": "cbn", "generator_width": 32}, "train": {}},
+        "cbn-w16": {"profile": "default", "model": {"generator_arch": "cbn", "generator_width": 16}, "train": {}},
+        "resnet-w16": {"profile": "default", "model": {"generator_arch": "resnet", "generator_width": 16}, "train": {}},
+        "cbn-w32-d64": {"profile": "default", "model": {"generator_arch": "cbn", "discriminator_width": 64}, "train": {}},
+        "cbn-w32-lecam": {"profile": "default", "model": {"generator_arch": "cbn"}, "train": {"lecam_weight": 0.3}},
+        "cbn-w32-ms": {"profile": "default", "model": {"generator_arch": "cbn"}, "train": {"mode_seeking_weight": 1.0}},
+        "cbn-w32-decay": {"profile": "default", "model": {"generator_arch": "cbn"}, "train": {"lr_decay": "linear"}},
+        "cbn-w32-ttur": {"profile": "default", "model": {"generator_arch": "cbn"}, "train": {"generator_lr": 1e-4, "discriminator_lr": 4e-4}},
+        "cbn-w32-2d": {"profile": "default", "model": {"generator_arch": "cbn"}, "train": {"discriminator_steps": 2}},
+        "cbn-w32-cutout": {"profile": "default", "model": {"generator_arch": "cbn"}, "train": {"diffaugment": "translation,cutout"}},
+        "cbn-w32-b128": {"profile": "default", "model": {"generator_arch": "cbn"}, "train": {"batch_size": 128}},
+        "cbn-w32-ema9999": {"profile": "default", "model": {"generator_arch": "cbn"}, "train": {"ema_decay": 0.9999}},
+        "cbn-w32-adam05": {"profile": "default", "model": {"generator_arch": "cbn"}, "train": {"beta_1": 0.5, "beta_2": 0.999}},
+    })
+    return named
+
+
+def resolve(name: str, steps: int | None):
+    """(ModelConfig, TrainConfig) for a named candidate, with an optional step budget."""
+    from gan_core.config import profile_configs
+
+    if name not in candidates():
+        raise SystemExit(f"unknown config {name!r}: see --list")
+    spec = candidates()[name]
+    model, train = profile_configs(spec["profile"])
+    model = model.model_copy(update=spec["model"])
+    train = train.model_copy(update=spec["train"])
+    if steps is not None:
+        train = train.model_copy(update={"steps": steps})
+    # Validate the merged fields (model_copy does not).
+    return type(model)(**model.resolved()), type(train)(**train.resolved())
+
+
+def isolated_rate(model_config, train_config, images, labels, steps: int = PROBE_STEPS, rounds: int = 3) -> float:
+    """Median img/s of the bare training step (no checkpoints, logs or grids) in this process."""
+    import tensorflow as tf
+
+    from gan_core.train import ConditionalGanTrainer, make_training_batches
+
+    trainer = ConditionalGanTrainer(model_config, train_config.model_copy(update={"precision": "float32"}), "float32")
+    draw = train_config.batch_size * train_config.discriminator_steps
+    batches = iter(make_training_batches(images, labels, draw, train_config.seed))
+    for _ in range(3):  # trace and warm up
+        trainer.train_step(*next(batches))
+    rates = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(steps):
+            result = trainer.train_step(*next(batches))
+        float(result[0])  # wait for the last step
+        rates.append(steps * train_config.batch_size / (time.perf_counter() - started))
+    del tf
+    return float(np.median(rates))
+
+
+def cas_rows(images, labels, accepted, per_class: int, num_classes: int):
+    """The first ``per_class`` accepted rows of every class (fewer where fewer survived)."""
+    keep = []
+    for label in range(num_classes):
+        rows = np.flatnonzero(accepted & (labels == label))[:per_class]
+        keep.append(rows)
+    rows = np.concatenate(keep)
+    return images[rows], labels[rows]
+
+
+def evaluate_generator(generator_dir: Path, splits, judge, second_judge, seed: int, full: bool, raw: bool = False) -> dict:
+    """CAS (accepted and raw rows) and, with ``full``, every quality metric and second-judge agreement."""
+    from gan_core import classifier, quality
+    from gan_core.config import QualityConfig
+    from gan_core.sampling import load_generator
+
+    num_classes = len(splits.class_names)
+    generator = load_generator(generator_dir)
+    images, labels = generator.generate_per_class(GENERATED_PER_CLASS, seed)
+    config = QualityConfig(samples_per_class=GENERATED_PER_CLASS, seed=seed)
+    if full:
+        report = quality.evaluate(images, labels, splits, judge, config, num_classes, splits.class_names,
+                                  second_judge=second_judge)
+        metrics, accepted = dict(report.metrics), report.accepted
+    else:
+        probabilities = judge.predict_proba(images)
+        accepted = probabilities[np.arange(len(labels)), labels] >= config.gate.min_confidence
+        metrics = {"acceptance_rate": float(np.mean(accepted))}
+    cas_images, cas_labels = cas_rows(images, labels, accepted, CAS_ROWS_PER_CLASS, num_classes)
+    metrics["cas_rows"] = len(cas_labels)
+    metrics["cas"] = classifier.train_and_score(
+        cas_images, cas_labels, splits.test_images, splits.test_labels, num_classes, seed
+    )
+    if raw:
+        raw = np.concatenate([np.flatnonzero(labels == c)[:CAS_ROWS_PER_CLASS] for c in range(num_classes)])
+        metrics["cas_raw"] = classifier.train_and_score(
+            images[raw], labels[raw], splits.test_images, splits.test_labels, num_classes, seed
+        )
+    return metrics
+
+
+def run_one(
+    name: str, seed: int, steps: int | None, minutes: float | None, curve: bool, results_dir: Path, raw: bool = False
+) -> dict:
+    """Trains and evaluates one (config, seed); returns the JSON-ready result and writes it."""
+    from gan_core import classifier, data
+    from gan_core.config import JudgeConfig
+    from gan_core.fsutil import atomic_write_json
+    from gan_core.judge import second_judge_config, train_judge
+    from gan_core.machine import machine_info
+    from gan_core.sampling import export_generator
+    from gan_core.train import train_gan
+
+    budget = f"{steps}steps" if steps else (f"{minutes:g}min" if minutes else "profile")
+    key = f"{name}-{budget}-seed{seed}"
+    result_path = results_dir / f"{key}.json"
+    if result_path.exists():
+        logger.info("reusing %s", result_path)
+        return json.loads(result_path.read_text())
+
+    splits = data.load_bundled_sample()
+    num_classes = len(splits.class_names)
+    run_dir = results_dir / "runs" / key
+    model_config, train_config = resolve(name, steps)
+    train_config = train_config.model_copy(update={"seed": seed, "precision": "float32"})
+    stored = run_dir / "config.json"
+    if minutes and stored.exists():
+        # A resumed time-budget run keeps the step count it was given the first time.
+        train_config = train_config.model_copy(update={"steps": json.loads(stored.read_text())["train"]["steps"]})
+    elif minutes:
+        rate = isolated_rate(model_config, train_config, splits.train_images, splits.train_labels)
+        budget_steps = max(1, int(minutes * 60 * rate / train_config.batch_size))
+        logger.info("%s: probe %.0f img/s -> %d steps for %.1f min", name, rate, budget_steps, minutes)
+        train_config = train_config.model_copy(update={"steps": budget_steps})
+    if curve:
+        train_config = train_config.model_copy(update={"checkpoint_every": max(1, train_config.steps // 8)})
+
+    snapshots: list[tuple[int, float, Path]] = []
+    started = time.perf_counter()
+
+    def snapshot(step: int, trainer) -> None:
+        if curve:
+            directory = run_dir / "snapshots" / f"step-{step:07d}"
+            export_generator(trainer.ema_generator, model_config, directory, class_names=splits.class_names)
+            snapshots.append((step, time.perf_counter() - started, directory))
+
+    logger.info("training %s seed %d for %d steps", name, seed, train_config.steps)
+    trained = train_gan(
+        splits.train_images, splits.train_labels, model_config, train_config, run_dir,
+        class_names=splits.class_names, on_checkpoint=snapshot,
+    )
+    train_seconds = trained.history[-1].elapsed_seconds if trained.history else 0.0
+    in_run_rate = train_config.steps * train_config.batch_size / train_seconds if train_seconds else None
+
+    cache = results_dir / "cache"
+    judge = train_judge(splits.train_images, splits.train_labels, splits.test_images, splits.test_labels,
+                        JudgeConfig(), cache_dir=cache, num_classes=num_classes)
+    second_judge = train_judge(splits.train_images, splits.train_labels, splits.test_images, splits.test_labels,
+                               second_judge_config(JudgeConfig()), cache_dir=cache, num_classes=num_classes)
+    baseline_path = cache / f"cas-real-baseline-seed{seed}.json"
+    if baseline_path.exists():
+        baseline = json.loads(baseline_path.read_text())["cas_real_baseline"]
+    else:
+        baseline = classifier.train_and_score(splits.train_images, splits.train_labels, splits.test_images,
+                                              splits.test_labels, num_classes, seed)
+        atomic_write_json(baseline_path, {"cas_real_baseline": baseline})
+
+    tick = time.perf_counter()
+    metrics = evaluate_generator(trained.generator_dir, splits, judge, second_judge, seed, full=True, raw=raw)
+    eval_seconds = time.perf_counter() - tick
+    curve_rows = []
+    for step, seconds, directory in snapshots[:-1]:
+        row = evaluate_generator(directory, splits, judge, second_judge, seed, full=False)
+        curve_rows.append({"step": step, "train_minutes": seconds / 60, "cas": row["cas"],
+                           "acceptance_rate": row["acceptance_rate"]})
+        logger.info("curve: step %d (%.1f min) CAS %.4f", step, seconds / 60, row["cas"])
+    if curve:
+        curve_rows.append({"step": train_config.steps, "train_minutes": train_seconds / 60, "cas": metrics["cas"],
+                           "acceptance_rate": metrics["acceptance_rate"]})
+    isolated = isolated_rate(model_config, train_config, splits.train_images, splits.train_labels)
+
+    result = {
+        "config": name,
+        "seed": seed,
+        "budget": budget,
+        "model": model_config.resolved(),
+        "train": train_config.resolved(),
+        "cas": metrics["cas"],
+        "cas_raw": metrics.get("cas_raw"),
+        "cas_real_baseline": baseline,
+        "cas_gap": baseline - metrics["cas"],
+        "metrics": metrics,
+        "train_seconds": train_seconds,
+        "train_minutes": train_seconds / 60,
+        "eval_seconds": eval_seconds,
+        "images_per_second_in_run": in_run_rate,
+        "images_per_second_isolated": isolated,
+        "in_run_over_isolated": in_run_rate / isolated if in_run_rate else None,
+        "curve": curve_rows,
+        "machine": machine_info(),
+        "wall_seconds": time.perf_counter() - started,
+    }
+    atomic_write_json(result_path, result)
+    logger.info("%s: CAS %.4f (raw %.4f) vs real %.4f, gap %.2f pt, %.1f min training",
+                key, result["cas"], result["cas_raw"] or float("nan"), baseline, 100 * result["cas_gap"],
+                result["train_minutes"])
+    return result
+
+
+def summarize(results: list[dict]) -> dict:
+    """Mean and std over seeds of the headline numbers, per config and budget."""
+    groups: dict[str, list[dict]] = {}
+    for row in results:
+        groups.setdefault(f"{row['config']}-{row['budget']}", []).append(row)
+    keys = {
+        "cas": lambda r: r["cas"], "cas_raw": lambda r: r["cas_raw"], "cas_real_baseline": lambda r: r["cas_real_baseline"],
+        "cas_gap": lambda r: r["cas_gap"],
+        "second_judge_agreement": lambda r: r["metrics"].get("second_judge_agreement"),
+        "second_judge_accuracy": lambda r: r["metrics"].get("second_judge_accuracy"),
+        "recall": lambda r: r["metrics"].get("recall"), "coverage": lambda r: r["metrics"].get("coverage"),
+        "precision": lambda r: r["metrics"].get("precision"), "density": lambda r: r["metrics"].get("density"),
+        "fid_ratio": lambda r: r["metrics"].get("fid_ratio"), "data_copying_ct": lambda r: r["metrics"].get("data_copying_ct"),
+        "label_fidelity": lambda r: r["metrics"].get("label_fidelity"),
+        "train_minutes": lambda r: r["train_minutes"], "images_per_second_in_run": lambda r: r["images_per_second_in_run"],
+        "in_run_over_isolated": lambda r: r["in_run_over_isolated"],
+    }
+    summary = {}
+    for group, rows in groups.items():
+        entry = {"seeds": [r["seed"] for r in rows], "steps": rows[0]["train"]["steps"]}
+        for key, read in keys.items():
+            values = [read(r) for r in rows if read(r) is not None]
+            if values:
+                entry[key] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+        summary[group] = entry
+    return summary
+
+
+def curve_png(results: list[dict]) -> bytes:
+    """CAS against training minutes, one line per (config, seed) that has a curve."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.5, 4))
+    for row in results:
+        if not row.get("curve"):
+            continue
+        minutes = [point["train_minutes"] for point in row["curve"]]
+        axis.plot(minutes, [point["cas"] for point in row["curve"]], marker="o", label=f"{row['config']} seed {row['seed']}")
+        axis.axhline(row["cas_real_baseline"], color="grey", linestyle=":", linewidth=1)
+    axis.set_xlabel("training minutes (2-core CPU)")
+    axis.set_ylabel("CAS on real test (8,000 synthetic rows)")
+    axis.set_title("CAS against training time (dotted: same classifier on 8,000 real)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", action="append", help="named configuration (repeatable); see --list")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="generator steps (default: the profile's)")
+    budget.add_argument("--minutes", type=float, help="training minutes, converted to steps by a speed probe")
+    parser.add_argument("--curve", action="store_true", help="CAS at every checkpoint (CAS against minutes)")
+    parser.add_argument("--raw", action="store_true", help="also CAS on 8,000 unfiltered samples")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--list", action="store_true", help="list the named configurations and exit")
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if arguments.list:
+        for name, spec in candidates().items():
+            print(f"{name:18s} profile={spec['profile']} model={spec['model']} train={spec['train']}")
+        return 0
+    if not arguments.config:
+        parser.error("--config is required (see --list)")
+    arguments.results_dir.mkdir(parents=True, exist_ok=True)
+    for name in arguments.config:
+        for seed in arguments.seeds:
+            run_one(name, seed, arguments.steps, arguments.minutes, arguments.curve, arguments.results_dir,
+                    arguments.raw)
+    from gan_core.fsutil import atomic_write_bytes, atomic_write_json
+
+    results = [json.loads(path.read_text()) for path in sorted(arguments.results_dir.glob("*.json"))
+               if path.name not in ("summary.json",)]
+    summary = summarize(results)
+    atomic_write_json(arguments.results_dir / "summary.json", summary)
+    if any(row.get("curve") for row in results):
+        atomic_write_bytes(arguments.results_dir / "cas_curve.png", curve_png(results))
+    for group, entry in summary.items():
+        cells = ", ".join(f"{k} {v['mean']:.4g}±{v['std']:.2g}" for k, v in entry.items() if isinstance(v, dict))
+        logger.info("%s: %s", group, cells)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
