@@ -71,6 +71,33 @@ def test_measure_cas_adds_the_cas_metric_to_the_defaults(tmp_path):
     assert build_configs(parameters)["quality"].metrics == (*default_metrics, "cas")
 
 
+def test_profile_sets_the_training_config_and_overrides_change_only_their_key(tmp_path):
+    from gan_core.config import profile_configs
+
+    defaults = {name: p.default for name, p in __import__("inspect").signature(augment.fn).parameters.items()}
+    defaults.update(output_root=str(tmp_path / "datasets"), work_root=str(tmp_path / "work"))
+    for name in ("default", "quality"):
+        model, train = profile_configs(name)
+        configs = build_configs({**defaults, "profile": name})
+        assert configs["model"] == model
+        assert configs["train"].steps == train.steps and configs["train"].batch_size == train.batch_size
+    quality_model, quality_train = profile_configs("quality")
+    overridden = build_configs({**defaults, "profile": "quality", "steps": 7})
+    assert overridden["train"].steps == 7
+    # Every other profile field survives the partial override.
+    assert overridden["train"].model_copy(update={"steps": quality_train.steps, "seed": 0, "precision": "auto"}) == \
+        quality_train.model_copy(update={"seed": 0, "precision": "auto"})
+    assert overridden["model"] == quality_model
+
+
+def test_profile_names_match_the_defined_profiles():
+    import typing
+
+    from gan_core.config import PROFILE_NAMES, TRAINING_PROFILES
+
+    assert set(typing.get_args(PROFILE_NAMES)) == set(TRAINING_PROFILES)
+
+
 def test_unwritable_output_root_is_named(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
