@@ -190,6 +190,7 @@ def augment(
         "parameters": parameters,
         "configs": {name: config.resolved() for name, config in configs.items()},
         "metrics": quality["metrics"],
+        "label_agreement": quality["label_agreement"],
         "gate": quality["gate"],
         "training": {
             "dtype_policy": training["dtype_policy"],

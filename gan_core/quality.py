@@ -295,6 +295,28 @@ def _format(value: float | None, missing: str = "not computed") -> str:
     return f"{value:.4g}"
 
 
+def label_agreement(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
+    """Each judge's real-test accuracy beside its agreement with the synthetic labels.
+
+    The rejecting judge agrees with every accepted row by construction; the second judge, which
+    rejected nothing, is the independent number. Empty when label fidelity was not computed.
+    """
+    if "label_fidelity" not in metrics:
+        return {}
+    table = {"rejecting judge": {
+        "real_test_accuracy": metrics.get("judge_accuracy"),
+        "all_samples": metrics["label_fidelity"],
+        "accepted_rows": metrics.get("label_fidelity_accepted"),
+    }}
+    if "second_judge_agreement" in metrics:
+        table["second judge (LeNet, no rejection)"] = {
+            "real_test_accuracy": metrics["second_judge_accuracy"],
+            "all_samples": metrics["second_judge_agreement_all"],
+            "accepted_rows": metrics["second_judge_agreement"],
+        }
+    return table
+
+
 def report_markdown(report: QualityReport, grid_png: bytes | None = None) -> str:
     """Renders the report as markdown: verdict, metrics with thresholds, per-class table, grid."""
     verdict = "PASS" if report.gate.passed else "FAIL"
@@ -307,6 +329,19 @@ def report_markdown(report: QualityReport, grid_png: bytes | None = None) -> str
     ]
     if report.failures:
         lines += ["Failed checks:", ""] + [f"- {line}" for line in report.failures] + [""]
+
+    agreement = label_agreement(report.metrics)
+    if agreement:
+        lines += [
+            "## Do the labels convince a classifier that did not filter them?",
+            "",
+            "| judge | accuracy on real test | agrees with labels: all samples | accepted rows |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for name, row in agreement.items():
+            cells = [_format(row.get(key), "-") for key in ("real_test_accuracy", "all_samples", "accepted_rows")]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
 
     lines += ["## Metrics", "", "| metric | value | threshold | result |", "| --- | ---: | --- | --- |"]
     gated = {check.name: check for check in report.gate.checks}

@@ -92,6 +92,7 @@ def quality_task(
         "passed": report.passed,
         "failures": report.failures,
         "metrics": summary["metrics"],
+        "label_agreement": quality.label_agreement(summary["metrics"]),
         "gate": {"passed": summary["passed"], "checks": summary["checks"]},
         "samples_path": str(samples_path),
         "report_path": str(out_dir / "report.json"),

@@ -119,6 +119,11 @@ def test_flow_publishes_readable_verified_shards_and_caches_ingest(prefect_harne
     assert manifest["parameters"]["real_labeled_limit"] == 512
     assert manifest["rows_per_source"]["real"] == 512 + 2000
     assert 0 < manifest["rows_per_source"]["synthetic"] <= 200
+    # The independent judge's agreement is recorded beside the rejecting judge's.
+    second = manifest["label_agreement"]["second judge (LeNet, no rejection)"]
+    assert set(second) == {"real_test_accuracy", "all_samples", "accepted_rows"}
+    assert second["accepted_rows"] == manifest["metrics"]["second_judge_agreement"]
+    assert manifest["training"]["profile"] == "default" and manifest["training"]["steps"] == 20
     assert publish.verify(version_dir)["rows"] == summary["rows"]
 
     frame = pd.read_parquet(version_dir / "data")

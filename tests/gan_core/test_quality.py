@@ -7,7 +7,7 @@ import pytest
 
 from gan_core.config import GateThresholds, QualityConfig
 from gan_core.imaging import class_grid, encode_png
-from gan_core.quality import GateFailed, apply_gate, enforce_gate, evaluate, report_markdown
+from gan_core.quality import GateFailed, apply_gate, enforce_gate, evaluate, label_agreement, report_markdown
 
 CLASS_NAMES = [str(k) for k in range(10)]
 GATE_METRICS = QualityConfig(
@@ -63,6 +63,13 @@ def test_real_held_out_digits_with_true_labels_pass_the_default_gate(passing):
     assert metrics["second_judge_accuracy"] > 0.95
     assert abs(metrics["second_judge_gap"]) < 0.02
     assert metrics["second_judge_agreement"] >= metrics["second_judge_agreement_all"] - 0.005
+    agreement = label_agreement(metrics)
+    independent = agreement["second judge (LeNet, no rejection)"]
+    assert independent["accepted_rows"] == metrics["second_judge_agreement"]
+    assert agreement["rejecting judge"]["accepted_rows"] == 1.0
+    text = report_markdown(passing)
+    assert "## Do the labels convince a classifier that did not filter them?" in text
+    assert f"| second judge (LeNet, no rejection) | {independent['real_test_accuracy']:.4g} |" in text
     assert metrics["acceptance_rate"] > 0.9
     assert metrics["fid_ratio"] < 1.5
     assert metrics["memorization_rate"] < 0.03  # ~1 % by construction of the threshold
