@@ -71,7 +71,10 @@ def _build_cbn_generator(config: ModelConfig, dtype_policy: str, residual: bool)
     width = config.generator_width
     noise = keras.Input(shape=(config.latent_dim,), name="noise")
     label = keras.Input(shape=(), dtype="int32", name="label")
-    conv = lambda channels, size=3: layers.Conv2D(channels, size, padding="same", dtype=dtype_policy)
+
+    def conv(channels: int, size: int = 3) -> layers.Conv2D:
+        return layers.Conv2D(channels, size, padding="same", dtype=dtype_policy)
+
     hidden = layers.Dense(7 * 7 * 4 * width, dtype=dtype_policy)(noise)
     hidden = layers.Reshape((7, 7, 4 * width), dtype=dtype_policy)(hidden)
     for channels in (2 * width, width):  # 7 -> 14 -> 28

@@ -337,10 +337,13 @@ def _check_run_dir(run_dir: Path, resolved: dict) -> None:
         atomic_write_json(config_path, resolved)
         return
     previous = json.loads(config_path.read_text())
-    fixed = lambda configs: {
-        section: {k: v for k, v in values.items() if k not in _EXTENDABLE_FIELDS}
-        for section, values in configs.items()
-    }
+
+    def fixed(configs: dict) -> dict:
+        return {
+            section: {k: v for k, v in values.items() if k not in _EXTENDABLE_FIELDS}
+            for section, values in configs.items()
+        }
+
     if fixed(previous) != fixed(resolved):
         raise TrainingError(
             f"{run_dir} holds a run with a different configuration; resume needs the same settings "

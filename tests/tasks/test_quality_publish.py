@@ -9,7 +9,7 @@ from prefect.client.orchestration import get_client
 from prefect.logging import disable_run_logger
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from gan_core.config import GateThresholds, JudgeConfig, ModelConfig, PublishConfig, QualityConfig
+from gan_core.config import JudgeConfig, ModelConfig, PublishConfig, QualityConfig
 from gan_core.models import build_generator
 from gan_core.sampling import export_generator
 from tasks.publish import publish_task
