@@ -64,7 +64,7 @@ def _sizes(text: str) -> list:
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from gan_core.utility import QUICK, UtilityConfig
+    from gan_core.experiments.utility import QUICK, UtilityConfig
 
     full = UtilityConfig()
     parser = argparse.ArgumentParser(
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
     from flows.evaluate_augmentation import EvaluateParameterError, evaluate_augmentation
-    from gan_core import utility
-    from gan_core.fsutil import atomic_write_json
+    from gan_core.experiments import utility
+    from gan_core.io.fsutil import atomic_write_json
     from gan_core.machine import load_average, machine_info
 
     stem = "utility_quick" if args.quick else "utility"

@@ -11,7 +11,7 @@ from prefect.context import TaskRunContext
 
 from gan_core import data
 from gan_core.config import DataConfig
-from gan_core.fsutil import atomic_write_json
+from gan_core.io.fsutil import atomic_write_json
 
 _INDEX_DIR = "ingest-index"
 

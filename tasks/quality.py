@@ -16,7 +16,7 @@ class GateFailedError(RuntimeError):
 
 
 def _save_samples(path: Path, images, labels, confidences, accepted) -> None:
-    from gan_core.fsutil import atomic_write_bytes
+    from gan_core.io.fsutil import atomic_write_bytes
 
     buffer = io.BytesIO()
     np.savez(buffer, images=images, labels=labels, confidence=confidences.astype(np.float32), accepted=accepted)
@@ -35,9 +35,9 @@ def quality_task(
 ) -> dict:
     """Generates samples, scores them with the judge and applies the gate; never publishes."""
     from gan_core import data, imaging, plots, quality
-    from gan_core.fsutil import atomic_write_json
-    from gan_core.judge import second_judge_config, train_judge
-    from gan_core.sampling import load_generator
+    from gan_core.io.fsutil import atomic_write_json
+    from gan_core.quality.judge_training import second_judge_config, train_judge
+    from gan_core.gan.sampling import load_generator
 
     logger = get_run_logger()
     snapshot, splits = data.load_snapshot(Path(snapshot_dir))

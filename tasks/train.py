@@ -28,7 +28,7 @@ def run_key(snapshot_fingerprint: str, model_config: ModelConfig, train_config: 
 def train_task(snapshot_dir: str, model_config: ModelConfig, train_config: TrainConfig, runs_root: str) -> dict:
     """Trains (or resumes) the conditional GAN on a snapshot; returns paths and the history."""
     from gan_core import data
-    from gan_core.train import train_gan
+    from gan_core.gan.train import train_gan
 
     logger = get_run_logger()
     snapshot, splits = data.load_snapshot(Path(snapshot_dir))

@@ -10,8 +10,8 @@ from prefect.logging import disable_run_logger
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from gan_core.config import JudgeConfig, ModelConfig, PublishConfig, QualityConfig
-from gan_core.models import build_generator
-from gan_core.sampling import export_generator
+from gan_core.gan.models import build_generator
+from gan_core.gan.sampling import export_generator
 from tasks.publish import publish_task
 from tasks.quality import quality_task
 

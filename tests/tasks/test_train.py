@@ -3,7 +3,7 @@ from prefect.logging import disable_run_logger
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from gan_core.config import ModelConfig, TrainConfig
-from gan_core.sampling import load_generator
+from gan_core.gan.sampling import load_generator
 from tasks.train import run_key, train_task
 
 TINY_MODEL = ModelConfig(latent_dim=8, generator_width=8, discriminator_width=8)
