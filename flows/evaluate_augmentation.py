@@ -147,7 +147,7 @@ def evaluate_augmentation(
     logger.info("utility benchmark config: %s", config.resolved())
 
     cache_root = Path(work_root) / "cache"
-    snapshot_dir = run_ingest(DataConfig(source=source, data_dir=data_dir), cache_root)
+    snapshot_dir = run_ingest(DataConfig(source=source, data_dir=data_dir or None), cache_root).snapshot_dir
     paths = []
     for size in config.sizes:
         for seed in range(config.seeds):
@@ -160,6 +160,9 @@ def evaluate_augmentation(
 
 
 if __name__ == "__main__":
-    import json
+    import os
 
-    print(json.dumps(evaluate_augmentation(quick="--quick" in sys.argv[1:]), indent=2, default=str))
+    from flows.flow_cli import flow_main
+
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    sys.exit(flow_main(evaluate_augmentation, sys.argv[1:], (EvaluateParameterError,), "python -m flows.evaluate_augmentation"))
