@@ -22,7 +22,9 @@ def _strip(annotation: Any) -> tuple[Any, bool]:
     while True:
         if typing.get_origin(annotation) is typing.Annotated:
             annotation = typing.get_args(annotation)[0]
-        elif typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(annotation):
+        elif typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in typing.get_args(
+            annotation
+        ):
             optional = True
             members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
             annotation = members[0] if len(members) == 1 else typing.Union[tuple(members)]
@@ -32,7 +34,11 @@ def _strip(annotation: Any) -> tuple[Any, bool]:
 
 def _item_parser(annotation: Any, flag: str) -> Callable[[str], Any]:
     """Parses one list item: the first member of a union of int / Literal that accepts it."""
-    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else (annotation,)
+    members = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        else (annotation,)
+    )
 
     def parse(text: str) -> Any:
         text = text.strip()

@@ -23,8 +23,12 @@ def train_task(snapshot_dir: str, model_config: ModelConfig, train_config: Train
     def on_progress(stats) -> None:
         logger.info(
             "step %d/%d: D loss %.4f, G loss %.4f, %.0f img/s, %.1f s elapsed",
-            stats.step, stats.steps, stats.discriminator_loss, stats.generator_loss,
-            stats.images_per_second, stats.elapsed_seconds,
+            stats.step,
+            stats.steps,
+            stats.discriminator_loss,
+            stats.generator_loss,
+            stats.images_per_second,
+            stats.elapsed_seconds,
         )
         update_progress_artifact(progress_id, progress=100.0 * stats.step / stats.steps)
 

@@ -57,8 +57,11 @@ def ingest_stage(config: DataConfig, cache_root: Path, logger: logging.Logger | 
     atomic_write_json(_index_path(config, Path(cache_root)), {"snapshot": str(snapshot.path.resolve())})
     logger.info(
         "snapshot %s from %s: %d train / %d test images (fingerprint %s)",
-        snapshot.path, snapshot.source_used, snapshot.counts["train"]["total"],
-        snapshot.counts["test"]["total"], snapshot.fingerprint[:16],
+        snapshot.path,
+        snapshot.source_used,
+        snapshot.counts["train"]["total"],
+        snapshot.counts["test"]["total"],
+        snapshot.fingerprint[:16],
     )
     if config.source == "auto" and snapshot.source_used.startswith("sample"):
         logger.warning(

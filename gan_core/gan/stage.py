@@ -54,11 +54,20 @@ def train_stage(
     run_dir = Path(runs_root) / run_key(snapshot.fingerprint, model_config, train_config)
     logger.info(
         "training on %d real images for %d steps (batch %d, precision %s) in %s",
-        len(splits.train_labels), train_config.steps, train_config.batch_size, train_config.precision, run_dir,
+        len(splits.train_labels),
+        train_config.steps,
+        train_config.batch_size,
+        train_config.precision,
+        run_dir,
     )
     result = train_gan(
-        splits.train_images, splits.train_labels, model_config, train_config, run_dir,
-        class_names=splits.class_names, on_progress=on_progress,
+        splits.train_images,
+        splits.train_labels,
+        model_config,
+        train_config,
+        run_dir,
+        class_names=splits.class_names,
+        on_progress=on_progress,
     )
     if result.resumed_from_step:
         logger.info("resumed from step %d", result.resumed_from_step)

@@ -58,13 +58,20 @@ def publish_stage(
         )
     parts = [synthetic, *(_real_rows(splits) if config.include_real else [])]
     published = publish_version(
-        config.output_root, config.dataset_name, parts, splits.class_names, manifest_fields,
+        config.output_root,
+        config.dataset_name,
+        parts,
+        splits.class_names,
+        manifest_fields,
         rows_per_shard=config.rows_per_shard,
     )
     summary = verify(published.path)
     logger.info(
         "published %s (version %d): %s rows per split, %d shards, verified",
-        published.path, published.version, summary["rows_per_split"], summary["shards"],
+        published.path,
+        published.version,
+        summary["rows_per_split"],
+        summary["shards"],
     )
     return PublishOutcome(
         version_dir=str(published.path.resolve()),

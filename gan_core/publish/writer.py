@@ -1,15 +1,6 @@
 """The publish transaction: encode, shard, stage, fsync, rename into place, then move LATEST.
 
-Layout of a published dataset::
-
-    <output_root>/<dataset_name>/
-        LATEST                      # "v0003\\n": the current version; readers open this
-        v0001/
-            manifest.json           # counts, shard hashes, schema, provenance
-            data/train-00000-of-00002.parquet
-            data/train-00001-of-00002.parquet
-            data/test-00000-of-00001.parquet
-        v0002/ ...
+See :mod:`gan_core.publish` for the layout of a published dataset.
 
 A version directory is built in a hidden sibling and renamed into place, so readers see a
 whole version or none. Versions are never overwritten or edited; a new publish gets

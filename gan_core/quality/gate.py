@@ -44,7 +44,8 @@ class GateCheck:
         bound = "min" if self.op == ">=" else "max"
         if self.value is None:
             fix = (
-                self.source_metric if self.source_metric == _NEEDS_SECOND_JUDGE
+                self.source_metric
+                if self.source_metric == _NEEDS_SECOND_JUDGE
                 else f"add {self.source_metric!r} to QualityConfig.metrics"
             )
             return (

@@ -66,24 +66,40 @@ def quality_stage(
 
     snapshot, splits = load_snapshot(Path(snapshot_dir))
     judge = train_judge(
-        splits.train_images, splits.train_labels, splits.test_images, splits.test_labels,
-        judge_config, cache_dir=Path(cache_root) / "judges", data_fingerprint=snapshot.fingerprint,
+        splits.train_images,
+        splits.train_labels,
+        splits.test_images,
+        splits.test_labels,
+        judge_config,
+        cache_dir=Path(cache_root) / "judges",
+        data_fingerprint=snapshot.fingerprint,
         num_classes=len(splits.class_names),
     )
     logger.info("judge test accuracy %.4f on %d real test images", judge.test_accuracy, len(splits.test_labels))
     second_judge = None
     if quality_config.second_judge:
         second_judge = train_judge(
-            splits.train_images, splits.train_labels, splits.test_images, splits.test_labels,
-            second_judge_config(judge_config), cache_dir=Path(cache_root) / "judges",
-            data_fingerprint=snapshot.fingerprint, num_classes=len(splits.class_names),
+            splits.train_images,
+            splits.train_labels,
+            splits.test_images,
+            splits.test_labels,
+            second_judge_config(judge_config),
+            cache_dir=Path(cache_root) / "judges",
+            data_fingerprint=snapshot.fingerprint,
+            num_classes=len(splits.class_names),
         )
         logger.info("second judge (LeNet) test accuracy %.4f", second_judge.test_accuracy)
     generator = load_generator(Path(generator_dir))
     images, labels = generator.generate_per_class(quality_config.samples_per_class, quality_config.seed)
     logger.info("generated %d samples (%d per class); scoring", len(labels), quality_config.samples_per_class)
     report = evaluate(
-        images, labels, splits, judge, quality_config, len(splits.class_names), splits.class_names,
+        images,
+        labels,
+        splits,
+        judge,
+        quality_config,
+        len(splits.class_names),
+        splits.class_names,
         second_judge=second_judge,
     )
 

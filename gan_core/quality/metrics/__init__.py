@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import pkgutil
 import logging
 import time
 from dataclasses import dataclass, field
@@ -34,18 +35,9 @@ SetName = Literal["synthetic", "train", "test"]
 SET_NAMES: tuple[str, ...] = ("synthetic", "train", "test")
 
 _REGISTRY: dict[str, MetricFn] = {}
-# Modules whose import registers the built-in metrics; imported on first use so that importing
-# gan_core.quality.metrics stays cheap and free of side effects.
-_BUILTIN_MODULES = (
-    "label_fidelity",
-    "fid",
-    "memorization",
-    "class_balance",
-    "classifier_score",
-    "precision_recall",
-    "data_copying",
-    "cas",
-)
+# Every module of this package registers built-in metrics on import; they are found on disk
+# and imported on first use, so importing gan_core.quality.metrics stays cheap and there is no
+# second list of names to keep in step with the modules.
 _builtins_loaded = False
 
 
@@ -84,7 +76,7 @@ def register(name: str) -> Callable[[MetricFn], MetricFn]:
 def _load_builtins() -> None:
     global _builtins_loaded
     if not _builtins_loaded:
-        for module in _BUILTIN_MODULES:
+        for module in sorted(info.name for info in pkgutil.iter_modules(__path__)):
             importlib.import_module(f"{__name__}.{module}")
         _builtins_loaded = True
 
