@@ -3,7 +3,7 @@
 For one named configuration and a budget (steps, or minutes measured against this machine's
 speed), it trains the cGAN on the bundled sample's 8,000 real train digits, then reports:
 
-- CAS: the reference classifier (``gan_core.classifier``, LeNet-style, not the judge's
+- CAS: the reference classifier (``gan_core.quality.classifier``, LeNet-style, not the judge's
   architecture) trained on 8,000 synthetic rows only (800 per class, drawn from the rows the
   judge accepted, as published), beside the same classifier trained on the 8,000 real train
   images; both tested on the 2,000 real test digits. ``cas_raw`` is the same on 8,000
@@ -93,7 +93,8 @@ def isolated_rate(model_config, train_config, images, labels, steps: int = PROBE
     """Median img/s of the bare training step (no checkpoints, logs or grids) in this process."""
     import tensorflow as tf
 
-    from gan_core.train import ConditionalGanTrainer, make_training_batches
+    from gan_core.gan.train import make_training_batches
+    from gan_core.gan.trainer import ConditionalGanTrainer
 
     trainer = ConditionalGanTrainer(model_config, train_config.model_copy(update={"precision": "float32"}), "float32")
     draw = train_config.batch_size * train_config.discriminator_steps
@@ -123,9 +124,10 @@ def cas_rows(images, labels, accepted, per_class: int, num_classes: int):
 
 def evaluate_generator(generator_dir: Path, splits, judge, second_judge, seed: int, full: bool, raw: bool = False) -> dict:
     """CAS (accepted and raw rows) and, with ``full``, every quality metric and second-judge agreement."""
-    from gan_core import classifier, quality
+    from gan_core import quality
+    from gan_core.quality import classifier
     from gan_core.config import QualityConfig
-    from gan_core.sampling import load_generator
+    from gan_core.gan.sampling import load_generator
 
     num_classes = len(splits.class_names)
     generator = load_generator(generator_dir)
@@ -156,13 +158,14 @@ def run_one(
     name: str, seed: int, steps: int | None, minutes: float | None, curve: bool, results_dir: Path, raw: bool = False
 ) -> dict:
     """Trains and evaluates one (config, seed); returns the JSON-ready result and writes it."""
-    from gan_core import classifier, data
+    from gan_core import data
+    from gan_core.quality import classifier
     from gan_core.config import JudgeConfig
-    from gan_core.fsutil import atomic_write_json
-    from gan_core.judge import second_judge_config, train_judge
+    from gan_core.io.fsutil import atomic_write_json
+    from gan_core.quality.judge_training import second_judge_config, train_judge
     from gan_core.machine import machine_info
-    from gan_core.sampling import export_generator
-    from gan_core.train import train_gan
+    from gan_core.gan.sampling import export_generator
+    from gan_core.gan.train import train_gan
 
     budget = f"{steps}steps" if steps else (f"{minutes:g}min" if minutes else "profile")
     key = f"{name}-{budget}-seed{seed}"
@@ -340,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in arguments.seeds:
             run_one(name, seed, arguments.steps, arguments.minutes, arguments.curve, arguments.results_dir,
                     arguments.raw)
-    from gan_core.fsutil import atomic_write_bytes, atomic_write_json
+    from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json
 
     results = [json.loads(path.read_text()) for path in sorted(arguments.results_dir.glob("*.json"))
                if path.name not in ("summary.json",)]

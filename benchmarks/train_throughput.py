@@ -122,7 +122,7 @@ def build_baseline(model_config, dtype_policy: str, images, labels, batch_size: 
     import numpy as np
     import tensorflow as tf
 
-    from gan_core.models import build_discriminator, build_generator
+    from gan_core.gan.models import build_discriminator, build_generator
 
     generator = build_generator(model_config, dtype_policy)
     discriminator = build_discriminator(model_config, dtype_policy)
@@ -194,9 +194,10 @@ def build_baseline(model_config, dtype_policy: str, images, labels, batch_size: 
 
 def build_project(model_config, train_config, dtype_policy: str, images, labels) -> Arm:
     """The project's trainer and input pipeline, as ``train_gan`` drives them."""
-    from gan_core.diffaugment import parse_policy
-    from gan_core.precision import needs_loss_scaling
-    from gan_core.train import ConditionalGanTrainer, make_training_batches
+    from gan_core.gan.diffaugment import parse_policy
+    from gan_core.gan.precision import needs_loss_scaling
+    from gan_core.gan.train import make_training_batches
+    from gan_core.gan.trainer import ConditionalGanTrainer
 
     trainer = ConditionalGanTrainer(model_config, train_config, dtype_policy)
     batches = iter(make_training_batches(
@@ -313,10 +314,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     from gan_core.config import ModelConfig, TrainConfig
     from gan_core.data import load_bundled_sample
-    from gan_core.fsutil import atomic_write_json
+    from gan_core.io.fsutil import atomic_write_json
     from gan_core.machine import load_average, machine_info
-    from gan_core.precision import PrecisionError, resolve_precision
-    from gan_core.train import TrainingError, validate_training_data
+    from gan_core.gan.precision import PrecisionError, resolve_precision
+    from gan_core.gan.train import TrainingError, validate_training_data
 
     try:
         dtype_policy = resolve_precision(args.precision)

@@ -5,7 +5,7 @@ Runs the ``evaluate-augmentation`` Prefect flow (``flows/evaluate_augmentation.p
 appear as Prefect artifacts. For N in {100, 1000, all} real images and 3 seeds it trains the
 cGAN on those N only and compares four arms of the reference classifier on the real test split:
 (a) real, (b) real + classic augmentation, (c) real + synthetic, (d) real + synthetic + classic
-augmentation. See ``gan_core/utility.py`` for the protocol and the statistics.
+augmentation. See ``gan_core/experiments/utility/`` for the protocol and the statistics.
 
 Writes ``benchmarks/results/utility.json`` and ``utility.png`` (``utility_quick.*`` with
 ``--quick``); per-experiment results and the flow's own copy go to
@@ -33,60 +33,21 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-DEFAULT_WORK_ROOT = Path("outputs/work")
 
-# Flag -> UtilityConfig field; each flag left out takes the full (or --quick) preset's value.
-_BUDGET_FLAGS: dict[str, type] = {
-    "seeds": int,
-    "gan_steps": int,
-    "gan_batch_size": int,
-    "synthetic_per_class": int,
-    "min_confidence": float,
-    "real_share": float,
-    "judge_epochs": int,
-    "judge_min_steps": int,
-    "classifier_epochs": int,
-    "classifier_min_steps": int,
-}
-
-
-def _sizes(text: str) -> list:
-    sizes = []
-    for item in text.split(","):
-        item = item.strip().lower()
-        if item in ("all", "0"):
-            sizes.append("all")
-        elif item.isdigit():
-            sizes.append(int(item))
-        else:
-            raise argparse.ArgumentTypeError(f"bad size {item!r}: use positive integers or 'all', comma-separated")
-    return sizes
+# Flow parameters this script sets itself: the flow writes its own copy under --results-dir.
+_OWN_PARAMETERS = ("output_dir",)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from gan_core.utility import QUICK, UtilityConfig
+    from flows.evaluate_augmentation import evaluate_augmentation
+    from flows.flow_cli import add_flow_arguments
 
-    full = UtilityConfig()
     parser = argparse.ArgumentParser(
         description="Downstream-utility benchmark: classifier accuracy with and without GAN data per real N.",
     )
-    parser.add_argument("--quick", action="store_true",
-                        help=f"minutes, not hours: {', '.join(f'{k}={v}' for k, v in QUICK.items())}")
-    parser.add_argument("--sizes", type=_sizes, default=None,
-                        help="comma-separated N, 'all' for every real image (default 100,1000,all; quick 100)")
-    for name, kind in _BUDGET_FLAGS.items():
-        field = UtilityConfig.model_fields[name]
-        parser.add_argument(
-            "--" + name.replace("_", "-"), type=kind, default=None,
-            help=f"{field.description or name} (default {getattr(full, name)}; quick {QUICK.get(name, getattr(full, name))})",
-        )
-    parser.add_argument("--diffaugment", default=None,
-                        help="GAN DiffAugment policies, e.g. color,translation,cutout; '' off (default: TrainConfig's)")
-    parser.add_argument("--precision", default=None, choices=("auto", "float32", "mixed_bfloat16", "mixed_float16"),
-                        help="GAN dtype policy (default auto = float32 on CPU)")
-    parser.add_argument("--source", default="sample", help="real data: sample (bundled 8k/2k MNIST), auto, tfds:<name>, idx:<dir>")
+    # The same flags as `gan-augment evaluate-augmentation`, derived from the flow's signature.
+    add_flow_arguments(parser, evaluate_augmentation, exclude=_OWN_PARAMETERS)
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON and PNG go")
-    parser.add_argument("--work-root", type=Path, default=DEFAULT_WORK_ROOT, help="snapshots and GAN runs")
     return parser.parse_args(argv)
 
 
@@ -100,22 +61,14 @@ def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
     from flows.evaluate_augmentation import EvaluateParameterError, evaluate_augmentation
-    from gan_core import utility
-    from gan_core.fsutil import atomic_write_json
+    from flows.flow_cli import flow_parameters
+    from gan_core.experiments import utility
+    from gan_core.io.fsutil import atomic_write_json
     from gan_core.machine import load_average, machine_info
 
     stem = "utility_quick" if args.quick else "utility"
     flow_dir = Path(args.results_dir) / stem.replace("_", "-")
-    parameters = {
-        "sizes": args.sizes,
-        **{name: getattr(args, name) for name in _BUDGET_FLAGS},
-        "diffaugment": args.diffaugment,
-        "precision": args.precision,
-        "source": args.source,
-        "output_dir": str(flow_dir),
-        "work_root": str(args.work_root),
-        "quick": args.quick,
-    }
+    parameters = {**flow_parameters(evaluate_augmentation, args, exclude=_OWN_PARAMETERS), "output_dir": str(flow_dir)}
     machine = machine_info()
     started_at = datetime.now(timezone.utc)
     started = time.perf_counter()

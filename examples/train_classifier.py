@@ -30,7 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402 - after the TF log level is set
 import tensorflow as tf  # noqa: E402
 
-from gan_core import data, loader, publish  # noqa: E402
+from gan_core import data, publish  # noqa: E402
+from gan_core.publish import loader
 
 logger = logging.getLogger("train_classifier")
 

@@ -29,7 +29,8 @@ from gan_core.config import (
 )
 from tasks.ingest import run_ingest
 from tasks.publish import publish_task
-from tasks.quality import GateFailedError, quality_task
+from gan_core.quality.gate import GateFailed
+from tasks.quality import quality_task
 from tasks.train import train_task
 
 
@@ -60,7 +61,7 @@ def build_configs(parameters: dict) -> dict:
         overrides = {key: value for key, value in overrides.items() if value is not None}
         configs = {
             "data": DataConfig(
-                source=p["source"], data_dir=p["data_dir"], real_labeled_limit=p["real_labeled_limit"], seed=p["seed"]
+                source=p["source"], data_dir=p["data_dir"] or None, real_labeled_limit=p["real_labeled_limit"], seed=p["seed"]
             ),
             "model": model,
             "train": TrainConfig(
@@ -168,49 +169,46 @@ def augment(
     work_root_path = Path(work_root)
     cache_root, runs_root = work_root_path / "cache", work_root_path / "runs"
 
-    snapshot_dir = run_ingest(configs["data"], cache_root)
-    training = train_task(snapshot_dir, configs["model"], configs["train"], str(runs_root))
+    ingested = run_ingest(configs["data"], cache_root)
+    training = train_task(ingested.snapshot_dir, configs["model"], configs["train"], str(runs_root))
     quality = quality_task(
-        snapshot_dir, training["generator_dir"], configs["judge"], configs["quality"],
-        str(cache_root), training["run_dir"], training["history"],
+        ingested.snapshot_dir, training.generator_dir, configs["judge"], configs["quality"],
+        str(cache_root), training.run_dir, training.history,
     )
-    if not quality["passed"]:
-        raise GateFailedError(
-            "quality gate failed, nothing was published:\n  - " + "\n  - ".join(quality["failures"])
-        )
+    if not quality.passed:
+        raise GateFailed(quality.failures, quality.num_checks)
 
-    from gan_core.data import load_snapshot  # numpy only; keeps module import light
-
-    snapshot, _ = load_snapshot(Path(snapshot_dir))
     manifest_fields = {
         "source_requested": source,
-        "source_used": snapshot.source_used,
-        "source_fingerprint": snapshot.fingerprint,
-        "generator_hash": training["generator_hash"],
+        "source_used": ingested.source_used,
+        "source_fingerprint": ingested.fingerprint,
+        "generator_hash": training.generator_hash,
         "parameters": parameters,
         "configs": {name: config.resolved() for name, config in configs.items()},
-        "metrics": quality["metrics"],
-        "label_agreement": quality["label_agreement"],
-        "gate": quality["gate"],
+        "metrics": quality.metrics,
+        "label_agreement": quality.label_agreement,
+        "gate": quality.gate,
         "training": {
-            "dtype_policy": training["dtype_policy"],
+            "dtype_policy": training.dtype_policy,
             "profile": profile,
             "steps": configs["train"].steps,
-            "images_per_second": training["images_per_second"],
-            "train_seconds": training["train_seconds"],
+            "images_per_second": training.images_per_second,
+            "train_seconds": training.train_seconds,
         },
         "flow_started_at": started_at.isoformat(),
     }
-    published = publish_task(snapshot_dir, quality["samples_path"], configs["publish"], manifest_fields)
+    published = publish_task(
+        ingested.snapshot_dir, quality.samples_path, configs["publish"], training.generator_hash, manifest_fields
+    )
     summary = {
-        "version_dir": published["version_dir"],
-        "version": published["version"],
-        "rows": published["rows"],
-        "rows_per_split": published["rows_per_split"],
-        "rows_per_source": published["rows_per_source"],
-        "source_used": snapshot.source_used,
-        "metrics": quality["metrics"],
-        "images_per_second": training["images_per_second"],
+        "version_dir": published.version_dir,
+        "version": published.version,
+        "rows": published.rows,
+        "rows_per_split": published.rows_per_split,
+        "rows_per_source": published.rows_per_source,
+        "source_used": ingested.source_used,
+        "metrics": quality.metrics,
+        "images_per_second": training.images_per_second,
         "wall_seconds": round(time.perf_counter() - wall_started, 1),
         "code_version": __version__,
     }
@@ -224,6 +222,11 @@ def _parameters(scope: dict) -> dict:
 
 
 if __name__ == "__main__":
-    from flows.cli import main
+    import os
 
-    sys.exit(main(["run", *sys.argv[1:]]))
+    from flows.flow_cli import flow_main
+
+    # The same settings as gan-augment (flows/cli.py), without importing it: it imports this module.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    sys.exit(flow_main(augment, sys.argv[1:], (AugmentParameterError, GateFailed), "python -m flows.augment"))

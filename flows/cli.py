@@ -1,20 +1,20 @@
-"""``gan-augment``: run the augment flow, or summarise a published version.
+"""``gan-augment``: run the augment or evaluate-augmentation flow, or summarise a published version.
 
-``gan-augment run --epochs 5 --source sample`` takes one flag per flow parameter; the flags,
-their help and their defaults are derived from the flow's signature, so they cannot drift.
+``gan-augment run --steps 500 --source sample`` and ``gan-augment evaluate-augmentation --quick``
+take one flag per flow parameter, derived from the flow's signature (:mod:`flows.flow_cli`), so
+the flags, their help and their defaults cannot drift.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import os
 import sys
-import types
-import typing
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
+
+from flows.flow_cli import add_flow_arguments, run_parsed
 
 # Local runs start an ephemeral Prefect server; its 20-30 s default start timeout is too
 # tight on a busy 2-core machine.
@@ -23,57 +23,17 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
-def _base_type(annotation: Any) -> tuple[Any, bool]:
-    """Unwraps Annotated and Optional; returns (type, is_optional)."""
-    if typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    optional = False
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        optional = len(members) < len(typing.get_args(annotation))
-        annotation = members[0]
-    return annotation, optional
-
-
-def _parse_optional(kind: type):
-    def parse(text: str):
-        return None if text.lower() in ("", "none", "null") else kind(text)
-
-    return parse
-
-
-def _add_flow_arguments(parser: argparse.ArgumentParser, flow_obj) -> None:
-    properties = flow_obj.parameters.model_dump()["properties"]
-    hints = typing.get_type_hints(flow_obj.fn, include_extras=True)
-    for name, parameter in inspect.signature(flow_obj.fn).parameters.items():
-        kind, optional = _base_type(hints[name])
-        flag = "--" + name.replace("_", "-")
-        help_text = f"{properties.get(name, {}).get('description', '')} (default: {parameter.default})"
-        if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=parameter.default, help=help_text)
-        elif typing.get_origin(kind) is typing.Literal:
-            parser.add_argument(flag, choices=typing.get_args(kind), default=parameter.default, help=help_text)
-        else:
-            parse = _parse_optional(kind) if optional else kind
-            parser.add_argument(flag, type=parse, default=parameter.default, help=help_text, dest=name)
-
-
 def _run(arguments: argparse.Namespace) -> int:
-    from flows.augment import augment
-    from prefect.exceptions import ParameterTypeError
+    from flows.augment import AugmentParameterError, augment
+    from gan_core.quality.gate import GateFailed
 
-    from flows.augment import AugmentParameterError
-    from tasks.quality import GateFailedError
+    return run_parsed(augment, arguments, (AugmentParameterError, GateFailed), "gan-augment")
 
-    names = inspect.signature(augment.fn).parameters
-    parameters = {name: getattr(arguments, name) for name in names}
-    try:
-        summary = augment(**parameters)
-    except (AugmentParameterError, ParameterTypeError, GateFailedError) as error:
-        print(f"gan-augment: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary, indent=2, default=str))
-    return 0
+
+def _evaluate(arguments: argparse.Namespace) -> int:
+    from flows.evaluate_augmentation import EvaluateParameterError, evaluate_augmentation
+
+    return run_parsed(evaluate_augmentation, arguments, (EvaluateParameterError,), "gan-augment")
 
 
 def _show(arguments: argparse.Namespace) -> int:
@@ -118,11 +78,16 @@ def _show(arguments: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The ``gan-augment`` argument parser."""
     from flows.augment import augment
+    from flows.evaluate_augmentation import evaluate_augmentation
 
     parser = argparse.ArgumentParser(prog="gan-augment", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the augment flow (ingest, train, judge, publish)")
-    _add_flow_arguments(run, augment)
+    add_flow_arguments(run, augment)
+    evaluate = commands.add_parser(
+        "evaluate-augmentation", help="run the downstream-utility flow (does GAN data help a classifier?)"
+    )
+    add_flow_arguments(evaluate, evaluate_augmentation)
     show = commands.add_parser("show", help="summarise a published version from its manifest")
     show.add_argument("path", nargs="?", default="outputs/datasets/mnist-augmented",
                       help="a dataset directory (uses its LATEST) or a version directory")
@@ -135,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gan-augment`` command."""
     arguments = build_parser().parse_args(argv)
-    return _run(arguments) if arguments.command == "run" else _show(arguments)
+    commands = {"run": _run, "evaluate-augmentation": _evaluate, "show": _show}
+    return commands[arguments.command](arguments)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 For each N in ``sizes`` and each seed it trains the cGAN on those N images only, rejects its
 samples with a judge trained on the same N, and trains the reference classifier on four arms
 (real; real + classic augmentation; real + synthetic; real + synthetic + classic augmentation),
-all tested on the real test split (see :mod:`gan_core.utility`). A final task writes
+all tested on the real test split (see :mod:`gan_core.experiments.utility`). A final task writes
 ``utility.json`` and ``utility.png`` and the Prefect table and markdown artifacts.
 
 Run it with ``python -m flows.evaluate_augmentation`` or ``benchmarks/utility_benchmark.py``.
@@ -23,7 +23,7 @@ from pydantic import Field
 from flows.params import bounded, check_writable, describe_validation_error
 from gan_core import __version__
 from gan_core.config import DataConfig
-from gan_core.utility import UtilityConfig, experiment_name, preset
+from gan_core.experiments.utility import UtilityConfig, experiment_name, preset
 from tasks.evaluate import aggregate_task, experiment_task
 from tasks.ingest import run_ingest
 
@@ -108,7 +108,7 @@ def evaluate_augmentation(
     """Measures whether GAN samples improve a classifier trained on N real labeled images.
 
     Empty budget parameters take the full benchmark's values, or the quick preset's when
-    ``quick`` is set (see ``gan_core.utility.UtilityConfig`` and ``QUICK``).
+    ``quick`` is set (see ``gan_core.experiments.utility.UtilityConfig`` and ``QUICK``).
 
     Args:
         sizes: Real training set sizes N (stratified); 0 or "all" means every real training
@@ -147,7 +147,7 @@ def evaluate_augmentation(
     logger.info("utility benchmark config: %s", config.resolved())
 
     cache_root = Path(work_root) / "cache"
-    snapshot_dir = run_ingest(DataConfig(source=source, data_dir=data_dir), cache_root)
+    snapshot_dir = run_ingest(DataConfig(source=source, data_dir=data_dir or None), cache_root).snapshot_dir
     paths = []
     for size in config.sizes:
         for seed in range(config.seeds):
@@ -160,6 +160,9 @@ def evaluate_augmentation(
 
 
 if __name__ == "__main__":
-    import json
+    import os
 
-    print(json.dumps(evaluate_augmentation(quick="--quick" in sys.argv[1:]), indent=2, default=str))
+    from flows.flow_cli import flow_main
+
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    sys.exit(flow_main(evaluate_augmentation, sys.argv[1:], (EvaluateParameterError,), "python -m flows.evaluate_augmentation"))

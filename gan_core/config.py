@@ -213,7 +213,7 @@ class QualityConfig(_Config):
             "density_coverage",
             "data_copying",
         ),
-        description="Registered metric names to compute (see gan_core.metrics.available()); 'cas' trains two extra models.",
+        description="Registered metric names to compute (see gan_core.quality.metrics.available()); 'cas' trains two extra models.",
     )
     gate: GateThresholds = GateThresholds()
     second_judge: bool = Field(
@@ -226,7 +226,7 @@ class QualityConfig(_Config):
     def _check_metrics(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         # Imported here: the registry module is light (numpy only) but config must not depend on
         # it at import time.
-        from gan_core import metrics
+        from gan_core.quality import metrics
 
         unknown = [name for name in value if name not in metrics.available()]
         if unknown:

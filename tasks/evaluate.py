@@ -17,7 +17,8 @@ SUMMARY_PNG = "utility.png"
 @task(name="utility-experiment", task_run_name="utility-n{size}-seed{seed}", retries=1, retry_delay_seconds=10)
 def experiment_task(snapshot_dir: str, size: int, seed: int, config, output_dir: str, work_root: str) -> str:
     """Runs (or reuses) one (N, seed) experiment; returns the path of its result JSON."""
-    from gan_core import data, utility
+    from gan_core import data
+    from gan_core.experiments import utility
 
     logger = get_run_logger()
     snapshot, splits = data.load_snapshot(Path(snapshot_dir))
@@ -37,8 +38,9 @@ def experiment_task(snapshot_dir: str, size: int, seed: int, config, output_dir:
 @task(name="utility-aggregate")
 def aggregate_task(result_paths: list[str], config, output_dir: str) -> dict:
     """Writes ``utility.json`` and ``utility.png``, a table and a markdown artifact; returns the summary."""
-    from gan_core import imaging, utility
-    from gan_core.fsutil import atomic_write_bytes, atomic_write_json
+    from gan_core import imaging
+    from gan_core.experiments import utility
+    from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json
 
     logger = get_run_logger()
     results = [json.loads(Path(path).read_text()) for path in result_paths]

@@ -35,7 +35,7 @@ def test_quick_run_writes_both_arms_and_a_consistent_summary(benchmark_module, t
     import tensorflow as tf
 
     from gan_core.config import TrainConfig
-    from gan_core.diffaugment import parse_policy
+    from gan_core.gan.diffaugment import parse_policy
 
     output = tmp_path / "results" / "train_throughput.json"  # the folder does not exist yet
     returned = benchmark_module.main([*TINY_FLAGS, "--output", str(output)])

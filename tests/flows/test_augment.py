@@ -11,7 +11,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from flows.augment import AugmentParameterError, augment, build_configs
 from gan_core import publish
-from tasks.quality import GateFailedError
+from gan_core.quality.gate import GateFailed as GateFailedError
 
 OPEN_GATE = dict(
     min_confidence=0.0, max_label_fidelity_gap=1.0, max_second_judge_gap=1.0, max_fid_ratio=1e9, max_memorization_rate=1.0,

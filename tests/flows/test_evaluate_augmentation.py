@@ -13,7 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
 from flows.evaluate_augmentation import EvaluateParameterError, build_config, evaluate_augmentation, resolve_sizes
-from gan_core.utility import ARMS, QUICK
+from gan_core.experiments.utility import ARMS, QUICK
 
 TINY = dict(
     sizes=[20], seeds=1, gan_steps=2, gan_batch_size=16, synthetic_per_class=5,

@@ -23,7 +23,7 @@ def judge_cache_dir(tmp_path_factory):
 def trained_judge(mnist_sample, judge_cache_dir):
     """A judge trained once per session with the default JudgeConfig on the bundled sample."""
     from gan_core.config import JudgeConfig
-    from gan_core.judge import train_judge
+    from gan_core.quality.judge_training import train_judge
 
     return train_judge(
         mnist_sample.train_images,
@@ -40,7 +40,7 @@ def trained_judge(mnist_sample, judge_cache_dir):
 def second_judge(mnist_sample, judge_cache_dir):
     """The second judge (LeNet layout, another seed) trained once per session on the bundled sample."""
     from gan_core.config import JudgeConfig
-    from gan_core.judge import second_judge_config, train_judge
+    from gan_core.quality.judge_training import second_judge_config, train_judge
 
     return train_judge(
         mnist_sample.train_images,

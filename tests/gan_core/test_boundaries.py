@@ -6,10 +6,11 @@ from pathlib import Path
 
 import gan_core
 
+ROOT = Path(gan_core.__file__).parent
 MODULES = sorted(
-    f"gan_core.{path.stem}" if path.parent.name == "gan_core" else f"gan_core.{path.parent.name}.{path.stem}"
-    for path in Path(gan_core.__file__).parent.rglob("*.py")
-    if path.stem != "__init__" or path.parent.name != "gan_core"
+    ".".join(("gan_core", *path.relative_to(ROOT).with_suffix("").parts))
+    for path in ROOT.rglob("*.py")
+    if path.parent != ROOT or path.stem != "__init__"
 )
 
 BLOCK_PREFECT = """

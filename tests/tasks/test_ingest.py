@@ -11,7 +11,7 @@ CONFIG = DataConfig(source="sample", real_labeled_limit=100)
 
 @flow
 def _ingest_flow(config: DataConfig, cache_root: str) -> str:
-    return run_ingest(config, Path(cache_root))
+    return run_ingest(config, Path(cache_root)).snapshot_dir
 
 
 def test_rerun_is_a_cache_hit_and_a_deleted_snapshot_is_rebuilt(prefect_harness, tmp_path):

@@ -1,0 +1,48 @@
+"""Real labeled 28x28 grayscale images in, a content-fingerprinted snapshot out.
+
+Modules: ``splits`` (the validated :class:`LabeledSplits`), ``idx`` (MNIST IDX parser),
+``tfds_source`` (tensorflow-datasets adapter, TensorFlow imported lazily), ``sources`` (the bundled
+sample, the network probe, source choice), ``subset`` (stratified ``real_labeled_limit``),
+``snapshot`` (the snapshot store and the :func:`ingest` step) and ``stage`` (the flow's ingest
+step with its typed result). This package re-exports the public names, so
+``from gan_core import data`` is enough; importing it never imports TensorFlow.
+"""
+
+from gan_core.data.idx import read_idx_dir, read_idx_images, read_idx_labels
+from gan_core.data.snapshot import Snapshot, ingest, load_snapshot, write_snapshot
+from gan_core.data.sources import (
+    SAMPLE_DIR,
+    SAMPLE_SHA256,
+    SAMPLE_SOURCE,
+    describe_source,
+    load_bundled_sample,
+    load_source,
+    network_available,
+)
+from gan_core.data.splits import IMAGE_SIDE, MNIST_CLASS_NAMES, DataError, LabeledSplits
+from gan_core.data.subset import stratified_subset
+from gan_core.data.tfds_source import is_tfds_prepared, load_tfds
+
+__all__ = [
+    "IMAGE_SIDE",
+    "MNIST_CLASS_NAMES",
+    "SAMPLE_DIR",
+    "SAMPLE_SHA256",
+    "SAMPLE_SOURCE",
+    "DataError",
+    "LabeledSplits",
+    "Snapshot",
+    "describe_source",
+    "ingest",
+    "is_tfds_prepared",
+    "load_bundled_sample",
+    "load_snapshot",
+    "load_source",
+    "load_tfds",
+    "network_available",
+    "read_idx_dir",
+    "read_idx_images",
+    "read_idx_labels",
+    "stratified_subset",
+    "write_snapshot",
+]

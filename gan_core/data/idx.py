@@ -1,0 +1,194 @@
+"""MNIST IDX files (``.gz`` or raw): magic numbers, dimensions, counts and label range validated."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from gan_core.data.splits import IMAGE_SIDE, MNIST_CLASS_NAMES, DataError, LabeledSplits
+
+logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
+
+
+_IMAGES_MAGIC = 2051
+_LABELS_MAGIC = 2049
+_IMAGES_HEADER = struct.Struct(">iiii")  # magic, count, rows, cols
+_LABELS_HEADER = struct.Struct(">ii")  # magic, count
+
+
+# Per role, accepted file names in order of preference: the original MNIST names first, then the
+# common "test" and ".idx3-ubyte" variants, each gzip-compressed or raw.
+_IDX_ROLES: dict[str, tuple[str, ...]] = {
+    "train images": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
+    "train labels": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
+    "test images": (
+        "t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte", "test-images-idx3-ubyte", "test-images.idx3-ubyte",
+    ),
+    "test labels": (
+        "t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte", "test-labels-idx1-ubyte", "test-labels.idx1-ubyte",
+    ),
+}
+
+
+def _read_idx_bytes(path: Path) -> bytes:
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; point the source at a directory with the MNIST IDX files")
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    # Decide by content, not by suffix, so a gunzipped file that kept its '.gz' name still reads.
+    if head == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as handle:
+                return handle.read()
+        except (OSError, EOFError, zlib.error) as error:
+            raise DataError(
+                f"{path}: gzip data is corrupt or truncated ({error}); re-download the file"
+            ) from error
+    return path.read_bytes()
+
+
+def _check_length(path: Path, data: bytes, header_size: int, count: int, record: int, what: str) -> None:
+    expected = header_size + count * record
+    if len(data) < expected:
+        raise DataError(
+            f"{path}: truncated: the header announces {count} {what} ({expected} bytes) but the file "
+            f"holds {len(data)} bytes; re-download the file"
+        )
+    if len(data) > expected:
+        raise DataError(
+            f"{path}: {len(data) - expected} trailing bytes after the {count} {what} the header "
+            f"announces; the file is not a clean IDX file, re-download it"
+        )
+
+
+def read_idx_images(path: Path) -> np.ndarray:
+    """Reads an MNIST IDX image file (gzip or raw) into an (N, 28, 28) uint8 array.
+
+    Raises:
+        DataError: the file is missing, is not an IDX image file, is not 28x28, or its length
+            does not match the header's count.
+    """
+    path = Path(path)
+    data = _read_idx_bytes(path)
+    if len(data) < _IMAGES_HEADER.size:
+        raise DataError(
+            f"{path}: {len(data)} bytes is too short for an IDX image header ({_IMAGES_HEADER.size} "
+            "bytes); re-download the file"
+        )
+    magic, count, rows, cols = _IMAGES_HEADER.unpack_from(data)
+    if magic != _IMAGES_MAGIC:
+        hint = " (that is the labels magic: did you swap the images and labels files?)" if (
+            magic == _LABELS_MAGIC
+        ) else ""
+        raise DataError(
+            f"{path}: bad magic number {magic}, expected {_IMAGES_MAGIC} for an IDX image file{hint}; "
+            "use the original MNIST '*-images-idx3-ubyte' file"
+        )
+    if (rows, cols) != (IMAGE_SIDE, IMAGE_SIDE):
+        raise DataError(
+            f"{path}: images are {rows}x{cols}, only 28x28 grayscale images are supported; "
+            "resize them to 28x28 before ingest"
+        )
+    if count < 0:
+        raise DataError(f"{path}: negative image count {count} in the header; re-download the file")
+    _check_length(path, data, _IMAGES_HEADER.size, count, rows * cols, "images")
+    images = np.frombuffer(data, dtype=np.uint8, offset=_IMAGES_HEADER.size)
+    return images.reshape(count, rows, cols).copy()
+
+
+def read_idx_labels(path: Path, num_classes: int = 10) -> np.ndarray:
+    """Reads an MNIST IDX label file (gzip or raw) into an (N,) int64 array of labels 0..9.
+
+    Raises:
+        DataError: the file is missing, is not an IDX label file, its length does not match the
+            header's count, or a label is outside 0..num_classes-1.
+    """
+    path = Path(path)
+    data = _read_idx_bytes(path)
+    if len(data) < _LABELS_HEADER.size:
+        raise DataError(
+            f"{path}: {len(data)} bytes is too short for an IDX label header ({_LABELS_HEADER.size} "
+            "bytes); re-download the file"
+        )
+    magic, count = _LABELS_HEADER.unpack_from(data)
+    if magic != _LABELS_MAGIC:
+        hint = " (that is the images magic: did you swap the images and labels files?)" if (
+            magic == _IMAGES_MAGIC
+        ) else ""
+        raise DataError(
+            f"{path}: bad magic number {magic}, expected {_LABELS_MAGIC} for an IDX label file{hint}; "
+            "use the original MNIST '*-labels-idx1-ubyte' file"
+        )
+    if count < 0:
+        raise DataError(f"{path}: negative label count {count} in the header; re-download the file")
+    _check_length(path, data, _LABELS_HEADER.size, count, 1, "labels")
+    labels = np.frombuffer(data, dtype=np.uint8, offset=_LABELS_HEADER.size).astype(np.int64)
+    bad = np.flatnonzero(labels >= num_classes)
+    if bad.size:
+        raise DataError(
+            f"{path}: {bad.size} labels are outside 0..{num_classes - 1} (first: label {labels[bad[0]]} "
+            f"at index {bad[0]}); this is not an MNIST label file, use one with digit labels 0-9"
+        )
+    return labels
+
+
+def _find_idx_file(directory: Path, role: str) -> Path | None:
+    for stem in _IDX_ROLES[role]:
+        for name in (f"{stem}.gz", stem):
+            candidate = directory / name
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def read_idx_dir(directory: Path) -> LabeledSplits:
+    """Reads the four MNIST IDX files (train/t10k images and labels, gzip or raw) from a directory.
+
+    Raises:
+        DataError: the directory or a file is missing, a file is malformed, or image and label
+            counts differ.
+    """
+    directory = Path(directory).expanduser().resolve()
+    if not directory.is_dir():
+        raise DataError(
+            f"IDX directory {directory} does not exist or is not a directory; pass source="
+            "'idx:<directory holding the four MNIST IDX files>'"
+        )
+    found = {role: _find_idx_file(directory, role) for role in _IDX_ROLES}
+    missing = [role for role, path in found.items() if path is None]
+    if missing:
+        expected = "; ".join(
+            f"{role}: one of {', '.join(stem + '[.gz]' for stem in _IDX_ROLES[role])}" for role in missing
+        )
+        present = sorted(p.name for p in directory.iterdir())[:20]
+        raise DataError(
+            f"IDX directory {directory} lacks the {', '.join(missing)} file(s). Expected {expected}. "
+            f"Found: {present or 'nothing'}. Put the original MNIST files there (names as in "
+            "http://yann.lecun.com/exdb/mnist/)"
+        )
+    arrays = {}
+    for split in ("train", "test"):
+        images_path, labels_path = found[f"{split} images"], found[f"{split} labels"]
+        images = read_idx_images(images_path)
+        labels = read_idx_labels(labels_path)
+        if len(images) != len(labels):
+            raise DataError(
+                f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} "
+                "labels; the files do not belong together, use a matching images/labels pair"
+            )
+        arrays[split] = (images, labels)
+    logger.debug("read IDX files %s", {role: str(path) for role, path in found.items()})
+    return LabeledSplits(
+        train_images=arrays["train"][0],
+        train_labels=arrays["train"][1],
+        test_images=arrays["test"][0],
+        test_labels=arrays["test"][1],
+        class_names=MNIST_CLASS_NAMES,
+        source_used=f"idx:{directory}",
+    )

@@ -1,0 +1,1 @@
+"""Experiments that measure what the published data is worth downstream."""

@@ -1,0 +1,118 @@
+"""The benchmark's one config (:class:`UtilityConfig`), its arms, and the quick preset."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gan_core.config import PrecisionPolicy
+from gan_core.io.hashing import payload_digest
+
+ARMS: tuple[str, ...] = ("a", "b", "c", "d")
+
+ARM_NAMES: dict[str, str] = {
+    "a": "real",
+    "b": "real + classic aug",
+    "c": "real + synthetic",
+    "d": "real + synthetic + classic aug",
+}
+BASELINES: tuple[str, ...] = ("a", "b")
+RESULT_FORMAT = 1
+
+
+class UtilityError(ValueError):
+    """Bad input to the utility experiment or its statistics; the message says the fix."""
+
+
+class UtilityConfig(BaseModel):
+    """Sizes, seeds and budgets of the downstream-utility benchmark."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sizes: tuple[int, ...] = Field(
+        default=(100, 1000, 0), min_length=1,
+        description="Real labeled training set sizes N (stratified); 0 means all real training images.",
+    )
+    seeds: int = Field(default=3, ge=1, le=50, description="Seeds 0..seeds-1 per N; arms are paired by seed.")
+    gan_steps: int | None = Field(
+        default=None, ge=1, le=200_000, description="GAN generator steps, whatever N is; None uses the default profile's."
+    )
+    gan_batch_size: int = Field(default=64, ge=8, le=4096, description="GAN batch size (capped at N).")
+    diffaugment: str | None = Field(default=None, description="DiffAugment policies for the GAN; None keeps TrainConfig's.")
+    precision: PrecisionPolicy = "auto"
+    synthetic_per_class: int = Field(default=300, ge=1, le=100_000, description="Samples generated per class.")
+    min_confidence: float = Field(default=0.9, ge=0, le=1, description="Reject samples the judge trusts less.")
+    real_share: float = Field(
+        default=0.5, ge=0, le=0.95,
+        description="Least share of real rows in the synthetic arms' training set (real rows are repeated to reach it); 0 just appends the synthetic rows.",
+    )
+    judge_epochs: int = Field(default=10, ge=1, le=200, description="Epochs of the rejection judge.")
+    judge_min_steps: int = Field(default=300, ge=0, le=100_000, description="Step floor for the judge on small N.")
+    classifier_epochs: int = Field(default=10, ge=0, le=500, description="Epochs over the largest arm's data.")
+    classifier_batch_size: int = Field(default=128, ge=8, le=4096)
+    classifier_min_steps: int = Field(default=500, ge=0, le=200_000, description="Step floor per arm.")
+
+    @field_validator("sizes")
+    @classmethod
+    def _check_sizes(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        bad = [size for size in value if size < 0 or 0 < size < 10]
+        if bad:
+            raise ValueError(f"sizes {bad} are not allowed: use N >= 10 (every class needs an image) or 0 for all")
+        if len(set(value)) != len(value):
+            raise ValueError(f"sizes {list(value)} repeat a value: list each N once")
+        return value
+
+    @field_validator("diffaugment")
+    @classmethod
+    def _check_diffaugment(cls, value: str | None) -> str | None:
+        from gan_core.config import TrainConfig
+
+        if value is not None:
+            TrainConfig(diffaugment=value)  # its validator names unknown policies
+        return value
+
+    def resolved(self) -> dict:
+        """Returns a JSON-ready dict of every field, defaults included."""
+        return self.model_dump(mode="json")
+
+    def experiment_key(self) -> str:
+        """Hashes everything that changes one experiment's result (not ``sizes`` and ``seeds``)."""
+        from gan_core.config import JudgeConfig
+
+        payload = {k: v for k, v in self.resolved().items() if k not in ("sizes", "seeds")}
+        payload["defaults"] = {**self._gan_defaults(), "judge": JudgeConfig().resolved()}
+        return payload_digest(payload, 12)
+
+    def gan_key(self) -> str:
+        """Hashes only what changes the trained GAN, so classifier-side changes reuse GAN runs."""
+        payload = {name: getattr(self, name) for name in GAN_FIELDS}
+        payload["defaults"] = self._gan_defaults()
+        return payload_digest(payload, 12)
+
+    @staticmethod
+    def _gan_defaults() -> dict:
+        # The GAN settings this config does not name come from their defaults, so a changed
+        # default must not let an old result or GAN run be reused.
+        from gan_core.config import profile_configs
+
+        model, train = profile_configs("default")
+        return {"model": model.resolved(), "train": train.resolved()}
+
+
+GAN_FIELDS: tuple[str, ...] = ("gan_steps", "gan_batch_size", "diffaugment", "precision")
+
+
+QUICK = dict(
+    sizes=(100,), seeds=2, gan_steps=300, synthetic_per_class=100, judge_epochs=5,
+    judge_min_steps=100, classifier_epochs=5, classifier_min_steps=200,
+)
+
+
+def preset(quick: bool, **overrides) -> UtilityConfig:
+    """The full (or ``quick``) configuration, with ``overrides`` that are not None applied.
+
+    Raises:
+        pydantic.ValidationError: an override is out of bounds.
+    """
+    base = dict(QUICK) if quick else {}
+    base.update({key: value for key, value in overrides.items() if value is not None})
+    return UtilityConfig(**base)

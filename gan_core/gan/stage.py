@@ -1,0 +1,85 @@
+"""The train-GAN stage: one step that trains (or resumes) a run on a snapshot, and a typed result."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+from gan_core.config import EXTENDABLE_TRAIN_FIELDS, ModelConfig, TrainConfig
+from gan_core.data.snapshot import load_snapshot
+from gan_core.gan.train import IntervalStats, train_gan
+from gan_core.io.hashing import payload_digest
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """A finished training run, as plain serialisable values.
+
+    Attributes:
+        history: One dict per logged interval (``IntervalStats`` fields).
+        images_per_second: Whole-run rate, checkpoints and logs included; None if nothing ran.
+    """
+
+    run_dir: str
+    generator_dir: str
+    generator_hash: str
+    dtype_policy: str
+    resumed_from_step: int
+    history: list[dict]
+    images_per_second: float | None
+    train_seconds: float
+
+
+def run_key(snapshot_fingerprint: str, model_config: ModelConfig, train_config: TrainConfig) -> str:
+    """Names a training run by its data and settings; the step budget and the logging/checkpoint
+    cadence are left out, so a longer run extends a shorter one."""
+    settings = {"model": model_config.resolved(), "train": train_config.resolved()}
+    for field in EXTENDABLE_TRAIN_FIELDS:
+        settings["train"].pop(field)
+    return f"{snapshot_fingerprint[:12]}-{payload_digest(settings, 12)}"
+
+
+def train_stage(
+    snapshot_dir: str,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    runs_root: str,
+    logger: logging.Logger | logging.LoggerAdapter,
+    on_progress: Callable[[IntervalStats], None] | None = None,
+) -> TrainOutcome:
+    """Trains (or resumes) the conditional GAN on a snapshot in ``runs_root/<run_key>/``."""
+    snapshot, splits = load_snapshot(Path(snapshot_dir))
+    run_dir = Path(runs_root) / run_key(snapshot.fingerprint, model_config, train_config)
+    logger.info(
+        "training on %d real images for %d steps (batch %d, precision %s) in %s",
+        len(splits.train_labels),
+        train_config.steps,
+        train_config.batch_size,
+        train_config.precision,
+        run_dir,
+    )
+    result = train_gan(
+        splits.train_images,
+        splits.train_labels,
+        model_config,
+        train_config,
+        run_dir,
+        class_names=splits.class_names,
+        on_progress=on_progress,
+    )
+    if result.resumed_from_step:
+        logger.info("resumed from step %d", result.resumed_from_step)
+    trained_steps = sum(row.interval_steps for row in result.history)
+    train_seconds = result.history[-1].elapsed_seconds if result.history else 0.0
+    return TrainOutcome(
+        run_dir=str(result.run_dir),
+        generator_dir=str(result.generator_dir),
+        generator_hash=result.generator_hash,
+        dtype_policy=result.dtype_policy,
+        resumed_from_step=result.resumed_from_step,
+        history=[asdict(row) for row in result.history],
+        images_per_second=trained_steps * train_config.batch_size / train_seconds if train_seconds else None,
+        train_seconds=train_seconds,
+    )

@@ -1,0 +1,1 @@
+"""Files: crash-safe writes (``fsutil``) and content hashes (``hashing``)."""

@@ -1,0 +1,171 @@
+"""Row blocks to publish (:class:`Rows`) and their checks, all done before anything touches the disk."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from gan_core.publish.schema import IMAGE_SHAPE, SOURCES
+
+_SPLIT_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Rows:
+    """One block of rows to publish: same source and split for every row.
+
+    Attributes:
+        images: (N, 28, 28) uint8 pixels ((N, 28, 28, 1) is accepted too).
+        labels: (N,) integer class indices into ``class_names``.
+        source: "real" or "synthetic".
+        split: Split name, e.g. "train" or "test" (letters, digits, '_').
+        sample_ids: N unique ids, or None to number them "<real|syn>-<split>-<index>".
+        judge_confidence: (N,) floats in [0, 1] for synthetic rows, None for real rows.
+        generator_version: Generator identifier for synthetic rows, None for real rows.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    source: str
+    split: str
+    sample_ids: list[str] | None = None
+    judge_confidence: np.ndarray | None = None
+    generator_version: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class CheckedPart:
+    images: np.ndarray
+    labels: np.ndarray
+    source: str
+    split: str
+    sample_ids: list[str]
+    judge_confidence: np.ndarray | None
+    generator_version: str | None
+
+
+def check_class_names(class_names: Sequence[str]) -> list[str]:
+    if isinstance(class_names, str) or not isinstance(class_names, Sequence):
+        raise ValueError(f"class_names must be a sequence of strings, got {class_names!r}")
+    names = list(class_names)
+    if not names or not all(isinstance(name, str) and name for name in names):
+        raise ValueError(f"class_names must be non-empty strings, one per class, got {names!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"class_names must be unique, got {names!r}")
+    return names
+
+
+def check_part(index: int, part: Any, num_classes: int) -> CheckedPart:
+    where = f"parts[{index}]"
+    if not isinstance(part, Rows):
+        raise ValueError(f"{where} must be a gan_core.publish.Rows, got {type(part).__name__}")
+    images = part.images
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+        kind = images.dtype if isinstance(images, np.ndarray) else type(images).__name__
+        raise ValueError(
+            f"{where}.images must be a uint8 numpy array, got {kind}; convert generator output "
+            "with gan_core.imaging.to_uint8"
+        )
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise ValueError(
+            f"{where}.images must have shape (N, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]}), got {part.images.shape}"
+        )
+    count = images.shape[0]
+    labels = part.labels
+    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu" or labels.shape != (count,):
+        shape = labels.shape if isinstance(labels, np.ndarray) else type(labels).__name__
+        dtype = labels.dtype if isinstance(labels, np.ndarray) else ""
+        raise ValueError(
+            f"{where}.labels must be an integer array of shape ({count},) to match the images, "
+            f"got {shape} {dtype}"
+        )
+    if count and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"{where}.labels must lie in [0, {num_classes - 1}] (one per class name), got range "
+            f"[{labels.min()}, {labels.max()}]; check class_names"
+        )
+    if part.source not in SOURCES:
+        raise ValueError(f"{where}.source must be one of {SOURCES}, got {part.source!r}")
+    if not isinstance(part.split, str) or not _SPLIT_PATTERN.match(part.split):
+        raise ValueError(
+            f"{where}.split {part.split!r} is not allowed: use 1-64 letters, digits or '_' "
+            "(it becomes part of the shard file names)"
+        )
+    if part.source == "real" and (part.judge_confidence is not None or part.generator_version is not None):
+        raise ValueError(
+            f"{where} is real but has judge_confidence or generator_version; those describe "
+            "synthetic rows only, so pass None"
+        )
+    confidence = part.judge_confidence
+    if confidence is not None:
+        confidence = np.asarray(confidence)
+        if confidence.dtype.kind not in "fiu" or confidence.shape != (count,):
+            raise ValueError(
+                f"{where}.judge_confidence must be a float array of shape ({count},), got "
+                f"{confidence.shape} {confidence.dtype}"
+            )
+        confidence = confidence.astype(np.float32)
+        if count and not (np.all(np.isfinite(confidence)) and confidence.min() >= 0 and confidence.max() <= 1):
+            raise ValueError(f"{where}.judge_confidence must be finite and within [0, 1]")
+    if part.generator_version is not None and (
+        not isinstance(part.generator_version, str) or not part.generator_version
+    ):
+        raise ValueError(f"{where}.generator_version must be a non-empty string or None")
+    sample_ids = part.sample_ids
+    if sample_ids is not None:
+        sample_ids = list(sample_ids)
+        if len(sample_ids) != count:
+            raise ValueError(f"{where}.sample_ids has {len(sample_ids)} entries for {count} images")
+        if not all(isinstance(sample_id, str) and sample_id and "/" not in sample_id for sample_id in sample_ids):
+            raise ValueError(f"{where}.sample_ids must be non-empty strings without '/'")
+    return CheckedPart(
+        images=images,
+        labels=labels.astype(np.int64),
+        source=part.source,
+        split=part.split,
+        sample_ids=sample_ids,  # filled in by assign_sample_ids
+        judge_confidence=confidence,
+        generator_version=part.generator_version,
+    )
+
+
+def assign_sample_ids(parts: list[CheckedPart]) -> list[CheckedPart]:
+    counters: Counter = Counter()
+    filled = []
+    for part in parts:
+        ids = part.sample_ids
+        if ids is None:
+            prefix = "real" if part.source == "real" else "syn"
+            start = counters[(part.source, part.split)]
+            ids = [f"{prefix}-{part.split}-{start + i:06d}" for i in range(len(part.labels))]
+        counters[(part.source, part.split)] += len(ids)
+        filled.append(
+            CheckedPart(
+                images=part.images,
+                labels=part.labels,
+                source=part.source,
+                split=part.split,
+                sample_ids=ids,
+                judge_confidence=part.judge_confidence,
+                generator_version=part.generator_version,
+            )
+        )
+    seen: set[str] = set()
+    for part in filled:
+        for sample_id in part.sample_ids:
+            if sample_id in seen:
+                raise ValueError(
+                    f"sample_id {sample_id!r} appears more than once; sample ids must be unique across "
+                    "all parts (pass None to number them automatically)"
+                )
+            seen.add(sample_id)
+    return filled

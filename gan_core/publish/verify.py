@@ -1,0 +1,83 @@
+"""Re-checks a published version against its manifest."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gan_core.io.hashing import sha256_file
+from gan_core.publish.manifest import read_manifest
+from gan_core.publish.schema import DATA_DIR, MANIFEST_FILE, PublishError
+
+
+def verify(version_dir: Path) -> dict:
+    """Checks a published version against its manifest: sizes, sha256, row counts, file set.
+
+    Returns:
+        Summary: dataset_name, version, path, shards, rows, bytes, rows_per_split.
+
+    Raises:
+        PublishError: Naming the first bad shard (missing, wrong size/hash/row count, or an
+            unexpected extra file).
+    """
+    version_dir = Path(version_dir)
+    manifest = read_manifest(version_dir)
+    fix = (
+        f"restore {version_dir.name} from a backup or publish the data again as a new version "
+        "(published versions are never edited in place)"
+    )
+    try:
+        shards = list(manifest["shards"])
+        expected_split_rows = dict(manifest["rows_per_split"])
+    except (KeyError, TypeError) as exc:
+        raise PublishError(f"{version_dir / MANIFEST_FILE} lacks 'shards' or 'rows_per_split'; {fix}") from exc
+    listed: set[str] = set()
+    split_rows: Counter = Counter()
+    total_bytes = 0
+    for shard in shards:
+        relative = shard["path"]
+        listed.add(relative)
+        path = version_dir / relative
+        if not path.is_file():
+            raise PublishError(f"shard {relative} is missing from {version_dir}; {fix}")
+        size = path.stat().st_size
+        if size != shard["bytes"]:
+            raise PublishError(
+                f"shard {relative} has {size} bytes, the manifest says {shard['bytes']}; it is corrupt, {fix}"
+            )
+        if sha256_file(path) != shard["sha256"]:
+            raise PublishError(f"shard {relative} does not match its sha256 in the manifest; it is corrupt, {fix}")
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except (OSError, pa.ArrowException) as exc:
+            raise PublishError(f"shard {relative} is not readable Parquet ({exc}); {fix}") from exc
+        if rows != shard["rows"]:
+            raise PublishError(f"shard {relative} has {rows} rows, the manifest says {shard['rows']}; {fix}")
+        split_rows[shard["split"]] += rows
+        total_bytes += size
+    present = {
+        path.relative_to(version_dir).as_posix() for path in (version_dir / DATA_DIR).rglob("*") if path.is_file()
+    }
+    extra = sorted(present - listed)
+    if extra:
+        raise PublishError(
+            f"{extra[0]} in {version_dir} is not listed in the manifest; remove it (versions hold "
+            "only their published shards) or " + fix
+        )
+    if dict(split_rows) != expected_split_rows:
+        raise PublishError(
+            f"shard row counts per split {dict(split_rows)} do not add up to the manifest's "
+            f"rows_per_split {expected_split_rows}; {fix}"
+        )
+    return {
+        "dataset_name": manifest.get("dataset_name"),
+        "version": manifest.get("version"),
+        "path": str(version_dir),
+        "shards": len(shards),
+        "rows": sum(split_rows.values()),
+        "bytes": total_bytes,
+        "rows_per_split": dict(split_rows),
+    }

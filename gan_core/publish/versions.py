@@ -1,0 +1,121 @@
+"""Version names (``v0003``), the LATEST pointer, and resolving "latest" to a version directory.
+
+``latest`` always means "read LATEST" (``resolve_version(dataset_dir)``), never "the highest
+``vNNNN`` directory": LATEST moves only after a version directory is complete and in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+from gan_core.io.fsutil import atomic_write_bytes
+from gan_core.publish.schema import MANIFEST_FILE, PublishError
+
+logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
+
+LATEST_FILE = "LATEST"
+_VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
+
+
+def version_name(version: int) -> str:
+    """Returns the directory name of a version number, e.g. 3 -> "v0003"."""
+    return f"v{version:04d}"
+
+
+def list_versions(dataset_dir: Path) -> list[int]:
+    """Returns the published version numbers in ``dataset_dir``, ascending ([] if none)."""
+    dataset_dir = Path(dataset_dir)
+    if not dataset_dir.is_dir():
+        return []
+    versions = []
+    for entry in dataset_dir.iterdir():
+        # Hidden staging directories (".v0003.tmp.<uuid>") do not match the pattern.
+        match = _VERSION_PATTERN.match(entry.name)
+        if match and entry.is_dir():
+            versions.append(int(match.group(1)))
+    return sorted(versions)
+
+
+def _parse_version(version: str | int) -> int:
+    if isinstance(version, bool) or not isinstance(version, (int, str)):
+        raise ValueError(f"version must be 'latest', an int or a 'v0003'-style name, got {version!r}")
+    if isinstance(version, str):
+        match = re.fullmatch(r"v?(\d+)", version.strip())
+        if not match:
+            raise ValueError(f"version {version!r} is not 'latest', a number or a 'v0003'-style name")
+        version = int(match.group(1))
+    if version < 1:
+        raise ValueError(f"version numbers start at 1, got {version}")
+    return version
+
+
+def read_latest(dataset_dir: Path) -> int | None:
+    pointer = dataset_dir / LATEST_FILE
+    if not pointer.is_file():
+        return None
+    text = pointer.read_text().strip()
+    match = _VERSION_PATTERN.match(text)
+    if not match:
+        raise PublishError(
+            f"{pointer} holds {text!r}, not a version name like 'v0003'; write the name of an "
+            f"existing version directory into it (available: {list_versions(dataset_dir)})"
+        )
+    return int(match.group(1))
+
+
+def resolve_version(dataset_dir: Path, version: str | int = "latest") -> Path:
+    """Returns the directory of one published version.
+
+    Args:
+        dataset_dir: ``<output_root>/<dataset_name>``.
+        version: "latest" (reads the LATEST file), a number (3) or a name ("v0003" or "3").
+
+    Raises:
+        FileNotFoundError: Nothing is published there, or that version does not exist.
+        PublishError: LATEST exists but does not hold a version name.
+    """
+    dataset_dir = Path(dataset_dir)
+    if version == "latest":
+        number = read_latest(dataset_dir)
+        if number is None:
+            raise FileNotFoundError(
+                f"{dataset_dir / LATEST_FILE} does not exist, so nothing is published in "
+                f"{dataset_dir} yet (version directories: {list_versions(dataset_dir)}); run "
+                "publish_version first or pass an explicit version"
+            )
+    else:
+        number = _parse_version(version)
+    path = dataset_dir / version_name(number)
+    if not (path / MANIFEST_FILE).is_file():
+        raise FileNotFoundError(
+            f"version {version_name(number)} is not published in {dataset_dir} "
+            f"(available: {list_versions(dataset_dir)})"
+        )
+    return path
+
+
+def point_latest(dataset_dir: Path, final: Path, version: int) -> None:
+    current = read_latest(dataset_dir)
+    if current is not None and current > version:
+        # A concurrent publisher already moved LATEST past us; do not move it backwards.
+        logger.warning("LATEST already points to %s; leaving it (published %s)", version_name(current), final)
+        return
+    try:
+        atomic_write_bytes(dataset_dir / LATEST_FILE, f"{version_name(version)}\n".encode())
+    except BaseException as exc:
+        # Keep the promise that a failed publish leaves no visible version: take it back out
+        # with one rename (atomic for readers), then delete it.
+        trash = final.with_name(f".{final.name}.rollback.{uuid.uuid4().hex}")
+        os.rename(final, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise PublishError(
+                f"could not update {dataset_dir / LATEST_FILE} ({exc}); {final.name} was removed again, "
+                "so nothing was published. Fix the cause and publish again"
+            ) from exc
+        raise

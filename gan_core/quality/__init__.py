@@ -1,0 +1,33 @@
+"""Quality check of synthetic samples: the judge, the metrics, per-sample rejection and the gate.
+
+Modules: ``judge`` (the judge CNN, its features and probabilities), ``judge_training`` (training
+and the judge cache), ``classifier`` (the reference classifier for CAS and the utility
+benchmark), ``metrics/`` (plug-in metrics, registered by name), ``gate`` (threshold checks and
+:class:`GateFailed`), ``report`` (:func:`evaluate`, rejection and the markdown report) and
+``stage`` (the flow's quality step with its typed result). This package re-exports the gate and
+report names; ``judge``, ``judge_training`` and ``classifier`` import TensorFlow, so import them
+directly.
+"""
+
+from gan_core.quality.gate import GateCheck, GateFailed, GateResult, apply_gate
+from gan_core.quality.report import (
+    QualityReport,
+    enforce_gate,
+    evaluate,
+    label_agreement,
+    report_markdown,
+    second_judge_agreement,
+)
+
+__all__ = [
+    "GateCheck",
+    "GateFailed",
+    "GateResult",
+    "QualityReport",
+    "apply_gate",
+    "enforce_gate",
+    "evaluate",
+    "label_agreement",
+    "report_markdown",
+    "second_judge_agreement",
+]

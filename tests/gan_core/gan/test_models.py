@@ -1,0 +1,43 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_core.config import ModelConfig
+from gan_core.gan.models import build_discriminator, build_generator
+
+TINY = ModelConfig(latent_dim=8, generator_width=8, discriminator_width=8)
+
+
+def test_generator_maps_noise_and_label_to_bounded_float32_images():
+    generator = build_generator(TINY)
+    images = generator([tf.random.normal([4, 8]), tf.constant([0, 1, 2, 3])], training=False)
+    assert images.shape == (4, 28, 28, 1)
+    assert images.dtype == tf.float32
+    assert float(tf.reduce_max(tf.abs(images))) <= 1.0
+
+
+def test_generator_output_depends_on_the_label():
+    generator = build_generator(TINY)
+    noise = tf.random.normal([1, 8], seed=1)
+    zero = generator([noise, tf.constant([0])], training=False)
+    seven = generator([noise, tf.constant([7])], training=False)
+    assert not np.allclose(zero.numpy(), seven.numpy())
+
+
+@pytest.mark.parametrize("spectral_norm", [True, False])
+def test_discriminator_logit_is_float32_and_label_conditioned(spectral_norm):
+    config = TINY.model_copy(update={"spectral_norm": spectral_norm})
+    discriminator = build_discriminator(config)
+    # Give the projection embedding distinct rows so the label must move the logit.
+    embedding = discriminator.get_layer("class_projection")
+    embedding.set_weights([np.random.default_rng(0).normal(size=embedding.get_weights()[0].shape)])
+    images = tf.random.uniform([2, 28, 28, 1], -1, 1, seed=2)
+    logits_a = discriminator([images, tf.constant([1, 1])], training=False)
+    logits_b = discriminator([images, tf.constant([2, 2])], training=False)
+    assert logits_a.shape == (2, 1) and logits_a.dtype == tf.float32
+    assert not np.allclose(logits_a.numpy(), logits_b.numpy())
+
+
+def test_image_size_other_than_28_is_rejected_with_a_reason():
+    with pytest.raises(ValueError, match="built for 28x28"):
+        ModelConfig(image_size=32)
