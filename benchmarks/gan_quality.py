@@ -48,28 +48,43 @@ GENERATED_PER_CLASS = 1000  # enough that 800 per class survive rejection
 PROBE_STEPS = 40
 
 
+# Variants of the default profile tried for the README's table: (name, model fields, train fields).
+_CONCAT = {"generator_arch": "concat"}
+_RESNET16 = {"generator_arch": "resnet", "generator_width": 16}
+_VARIANTS: tuple[tuple[str, dict, dict], ...] = (
+    ("concat-w32", _CONCAT, {}),
+    ("concat-w64", {**_CONCAT, "generator_width": 64, "discriminator_width": 64}, {}),
+    ("cbn-w32", {"generator_arch": "cbn", "generator_width": 32}, {}),
+    ("cbn-w16", {"generator_arch": "cbn", "generator_width": 16}, {}),
+    ("resnet-w16", _RESNET16, {}),
+    ("resnet-w24", {**_RESNET16, "generator_width": 24}, {}),
+    ("resnet-w16-d64", {**_RESNET16, "discriminator_width": 64}, {}),
+)
+# The same switches on either base: (suffix, train fields).
+_SWITCHES: tuple[tuple[str, dict], ...] = (
+    ("lecam", {"lecam_weight": 0.3}),
+    ("ms", {"mode_seeking_weight": 1.0}),
+    ("decay", {"lr_decay": "linear"}),
+    ("ttur", {"generator_lr": 1e-4, "discriminator_lr": 4e-4}),
+    ("2d", {"discriminator_steps": 2}),
+    ("cutout", {"diffaugment": "translation,cutout"}),
+    ("noaug", {"diffaugment": ""}),
+    ("b128", {"batch_size": 128}),
+    ("ema9999", {"ema_decay": 0.9999}),
+    ("adam05", {"beta_1": 0.5, "beta_2": 0.999}),
+)
+
+
 def candidates() -> dict[str, dict]:
     """Named configurations: a training profile plus overrides of its model/train fields."""
     from gan_core.config import TRAINING_PROFILES
 
     named = {name: {"profile": name, "model": {}, "train": {}} for name in TRAINING_PROFILES}
-    named.update({
-        "concat-w32": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {}},
-        "concat-w64": {"profile": "default", "model": {"generator_arch": "concat", "generator_width": 64, "discriminator_width": 64}, "train": {}},
-        "cbn-w32": {"profile": "default", "model": {"generator_arch": "cbn", "generator_width": 32}, "train": {}},
-        "cbn-w16": {"profile": "default", "model": {"generator_arch": "cbn", "generator_width": 16}, "train": {}},
-        "resnet-w16": {"profile": "default", "model": {"generator_arch": "resnet", "generator_width": 16}, "train": {}},
-        "concat-w32-lecam": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {"lecam_weight": 0.3}},
-        "concat-w32-ms": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {"mode_seeking_weight": 1.0}},
-        "concat-w32-decay": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {"lr_decay": "linear"}},
-        "concat-w32-ttur": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {"generator_lr": 1e-4, "discriminator_lr": 4e-4}},
-        "concat-w32-2d": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {"discriminator_steps": 2}},
-        "concat-w32-cutout": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {"diffaugment": "translation,cutout"}},
-        "concat-w32-noaug": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {"diffaugment": ""}},
-        "concat-w32-b128": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {"batch_size": 128}},
-        "concat-w32-ema9999": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {"ema_decay": 0.9999}},
-        "concat-w32-adam05": {"profile": "default", "model": {"generator_arch": "concat"}, "train": {"beta_1": 0.5, "beta_2": 0.999}},
-    })
+    for name, model, train in _VARIANTS:
+        named[name] = {"profile": "default", "model": model, "train": train}
+    for base, model in (("concat-w32", _CONCAT), ("resnet-w16", _RESNET16)):
+        for suffix, train in _SWITCHES:
+            named[f"{base}-{suffix}"] = {"profile": "default", "model": model, "train": train}
     return named
 
 
@@ -122,7 +137,9 @@ def cas_rows(images, labels, accepted, per_class: int, num_classes: int):
     return images[rows], labels[rows]
 
 
-def evaluate_generator(generator_dir: Path, splits, judge, second_judge, seed: int, full: bool, raw: bool = False) -> dict:
+def evaluate_generator(
+    generator_dir: Path, splits, judge, second_judge, seed: int, full: bool, raw: bool = False
+) -> dict:
     """CAS (accepted and raw rows) and, with ``full``, every quality metric and second-judge agreement."""
     from gan_core import quality
     from gan_core.quality import classifier
@@ -134,8 +151,9 @@ def evaluate_generator(generator_dir: Path, splits, judge, second_judge, seed: i
     images, labels = generator.generate_per_class(GENERATED_PER_CLASS, seed)
     config = QualityConfig(samples_per_class=GENERATED_PER_CLASS, seed=seed)
     if full:
-        report = quality.evaluate(images, labels, splits, judge, config, num_classes, splits.class_names,
-                                  second_judge=second_judge)
+        report = quality.evaluate(
+            images, labels, splits, judge, config, num_classes, splits.class_names, second_judge=second_judge
+        )
         metrics, accepted = dict(report.metrics), report.accepted
     else:
         probabilities = judge.predict_proba(images)
@@ -202,23 +220,43 @@ def run_one(
 
     logger.info("training %s seed %d for %d steps", name, seed, train_config.steps)
     trained = train_gan(
-        splits.train_images, splits.train_labels, model_config, train_config, run_dir,
-        class_names=splits.class_names, on_checkpoint=snapshot,
+        splits.train_images,
+        splits.train_labels,
+        model_config,
+        train_config,
+        run_dir,
+        class_names=splits.class_names,
+        on_checkpoint=snapshot,
     )
     train_seconds = trained.history[-1].elapsed_seconds if trained.history else 0.0
     in_run_rate = train_config.steps * train_config.batch_size / train_seconds if train_seconds else None
 
     cache = results_dir / "cache"
-    judge = train_judge(splits.train_images, splits.train_labels, splits.test_images, splits.test_labels,
-                        JudgeConfig(), cache_dir=cache, num_classes=num_classes)
-    second_judge = train_judge(splits.train_images, splits.train_labels, splits.test_images, splits.test_labels,
-                               second_judge_config(JudgeConfig()), cache_dir=cache, num_classes=num_classes)
+    judge = train_judge(
+        splits.train_images,
+        splits.train_labels,
+        splits.test_images,
+        splits.test_labels,
+        JudgeConfig(),
+        cache_dir=cache,
+        num_classes=num_classes,
+    )
+    second_judge = train_judge(
+        splits.train_images,
+        splits.train_labels,
+        splits.test_images,
+        splits.test_labels,
+        second_judge_config(JudgeConfig()),
+        cache_dir=cache,
+        num_classes=num_classes,
+    )
     baseline_path = cache / f"cas-real-baseline-seed{seed}.json"
     if baseline_path.exists():
         baseline = json.loads(baseline_path.read_text())["cas_real_baseline"]
     else:
-        baseline = classifier.train_and_score(splits.train_images, splits.train_labels, splits.test_images,
-                                              splits.test_labels, num_classes, seed)
+        baseline = classifier.train_and_score(
+            splits.train_images, splits.train_labels, splits.test_images, splits.test_labels, num_classes, seed
+        )
         atomic_write_json(baseline_path, {"cas_real_baseline": baseline})
 
     tick = time.perf_counter()
@@ -227,12 +265,19 @@ def run_one(
     curve_rows = []
     for step, seconds, directory in snapshots[:-1]:
         row = evaluate_generator(directory, splits, judge, second_judge, seed, full=False)
-        curve_rows.append({"step": step, "train_minutes": seconds / 60, "cas": row["cas"],
-                           "acceptance_rate": row["acceptance_rate"]})
+        curve_rows.append(
+            {"step": step, "train_minutes": seconds / 60, "cas": row["cas"], "acceptance_rate": row["acceptance_rate"]}
+        )
         logger.info("curve: step %d (%.1f min) CAS %.4f", step, seconds / 60, row["cas"])
     if curve:
-        curve_rows.append({"step": train_config.steps, "train_minutes": train_seconds / 60, "cas": metrics["cas"],
-                           "acceptance_rate": metrics["acceptance_rate"]})
+        curve_rows.append(
+            {
+                "step": train_config.steps,
+                "train_minutes": train_seconds / 60,
+                "cas": metrics["cas"],
+                "acceptance_rate": metrics["acceptance_rate"],
+            }
+        )
     isolated = isolated_rate(model_config, train_config, splits.train_images, splits.train_labels)
 
     result = {
@@ -257,9 +302,15 @@ def run_one(
         "wall_seconds": time.perf_counter() - started,
     }
     atomic_write_json(result_path, result)
-    logger.info("%s: CAS %.4f (raw %.4f) vs real %.4f, gap %.2f pt, %.1f min training",
-                key, result["cas"], result["cas_raw"] or float("nan"), baseline, 100 * result["cas_gap"],
-                result["train_minutes"])
+    logger.info(
+        "%s: CAS %.4f (raw %.4f) vs real %.4f, gap %.2f pt, %.1f min training",
+        key,
+        result["cas"],
+        result["cas_raw"] or float("nan"),
+        baseline,
+        100 * result["cas_gap"],
+        result["train_minutes"],
+    )
     return result
 
 
@@ -269,15 +320,21 @@ def summarize(results: list[dict]) -> dict:
     for row in results:
         groups.setdefault(f"{row['config']}-{row['budget']}", []).append(row)
     keys = {
-        "cas": lambda r: r["cas"], "cas_raw": lambda r: r["cas_raw"], "cas_real_baseline": lambda r: r["cas_real_baseline"],
+        "cas": lambda r: r["cas"],
+        "cas_raw": lambda r: r["cas_raw"],
+        "cas_real_baseline": lambda r: r["cas_real_baseline"],
         "cas_gap": lambda r: r["cas_gap"],
         "second_judge_agreement": lambda r: r["metrics"].get("second_judge_agreement"),
         "second_judge_accuracy": lambda r: r["metrics"].get("second_judge_accuracy"),
-        "recall": lambda r: r["metrics"].get("recall"), "coverage": lambda r: r["metrics"].get("coverage"),
-        "precision": lambda r: r["metrics"].get("precision"), "density": lambda r: r["metrics"].get("density"),
-        "fid_ratio": lambda r: r["metrics"].get("fid_ratio"), "data_copying_ct": lambda r: r["metrics"].get("data_copying_ct"),
+        "recall": lambda r: r["metrics"].get("recall"),
+        "coverage": lambda r: r["metrics"].get("coverage"),
+        "precision": lambda r: r["metrics"].get("precision"),
+        "density": lambda r: r["metrics"].get("density"),
+        "fid_ratio": lambda r: r["metrics"].get("fid_ratio"),
+        "data_copying_ct": lambda r: r["metrics"].get("data_copying_ct"),
         "label_fidelity": lambda r: r["metrics"].get("label_fidelity"),
-        "train_minutes": lambda r: r["train_minutes"], "images_per_second_in_run": lambda r: r["images_per_second_in_run"],
+        "train_minutes": lambda r: r["train_minutes"],
+        "images_per_second_in_run": lambda r: r["images_per_second_in_run"],
         "in_run_over_isolated": lambda r: r["in_run_over_isolated"],
     }
     summary = {}
@@ -286,7 +343,10 @@ def summarize(results: list[dict]) -> dict:
         for key, read in keys.items():
             values = [read(r) for r in rows if read(r) is not None]
             if values:
-                entry[key] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+                entry[key] = {
+                    "mean": float(np.mean(values)),
+                    "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+                }
         summary[group] = entry
     return summary
 
@@ -305,7 +365,9 @@ def curve_png(results: list[dict]) -> bytes:
         if not row.get("curve"):
             continue
         minutes = [point["train_minutes"] for point in row["curve"]]
-        axis.plot(minutes, [point["cas"] for point in row["curve"]], marker="o", label=f"{row['config']} seed {row['seed']}")
+        axis.plot(
+            minutes, [point["cas"] for point in row["curve"]], marker="o", label=f"{row['config']} seed {row['seed']}"
+        )
         axis.axhline(row["cas_real_baseline"], color="grey", linestyle=":", linewidth=1)
     axis.set_xlabel("training minutes (2-core CPU)")
     axis.set_ylabel("CAS on real test (8,000 synthetic rows)")
@@ -341,12 +403,16 @@ def main(argv: list[str] | None = None) -> int:
     arguments.results_dir.mkdir(parents=True, exist_ok=True)
     for name in arguments.config:
         for seed in arguments.seeds:
-            run_one(name, seed, arguments.steps, arguments.minutes, arguments.curve, arguments.results_dir,
-                    arguments.raw)
+            run_one(
+                name, seed, arguments.steps, arguments.minutes, arguments.curve, arguments.results_dir, arguments.raw
+            )
     from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json
 
-    results = [json.loads(path.read_text()) for path in sorted(arguments.results_dir.glob("*.json"))
-               if path.name not in ("summary.json",)]
+    results = [
+        json.loads(path.read_text())
+        for path in sorted(arguments.results_dir.glob("*.json"))
+        if path.name not in ("summary.json",)
+    ]
     summary = summarize(results)
     atomic_write_json(arguments.results_dir / "summary.json", summary)
     if any(row.get("curve") for row in results):
