@@ -25,6 +25,7 @@ Usage::
     .venv/bin/python benchmarks/gan_quality.py --config quality --seeds 0 1 --curve
     .venv/bin/python benchmarks/gan_quality.py --config cbn-w32 --minutes 6 --seeds 0
     .venv/bin/python benchmarks/gan_quality.py --list
+    .venv/bin/python benchmarks/gan_quality.py --report         # summary.json, table.md, grids/, cas_curve.png
 """
 
 from __future__ import annotations
@@ -392,35 +393,75 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw", action="store_true", help="also CAS on 8,000 unfiltered samples")
     parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--list", action="store_true", help="list the named configurations and exit")
+    parser.add_argument("--report", action="store_true", help="only rewrite the summary, table, curve and grids")
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if arguments.list:
         for name, spec in candidates().items():
             print(f"{name:18s} profile={spec['profile']} model={spec['model']} train={spec['train']}")
         return 0
-    if not arguments.config:
-        parser.error("--config is required (see --list)")
+    if not arguments.config and not arguments.report:
+        parser.error("--config or --report is required (see --list)")
     arguments.results_dir.mkdir(parents=True, exist_ok=True)
-    for name in arguments.config:
+    for name in arguments.config or []:
         for seed in arguments.seeds:
             run_one(
                 name, seed, arguments.steps, arguments.minutes, arguments.curve, arguments.results_dir, arguments.raw
             )
+    write_report(arguments.results_dir)
+    return 0
+
+
+def write_report(results_dir: Path) -> None:
+    """Writes summary.json, table.md, the CAS curve and one sample grid per run into ``results_dir``."""
+    from gan_core.gan.sampling import grid_png, load_generator
     from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json
 
     results = [
         json.loads(path.read_text())
-        for path in sorted(arguments.results_dir.glob("*.json"))
+        for path in sorted(results_dir.glob("*.json"))
         if path.name not in ("summary.json",)
     ]
     summary = summarize(results)
-    atomic_write_json(arguments.results_dir / "summary.json", summary)
+    atomic_write_json(results_dir / "summary.json", summary)
+    (results_dir / "table.md").write_text(markdown_table(summary))
     if any(row.get("curve") for row in results):
-        atomic_write_bytes(arguments.results_dir / "cas_curve.png", curve_png(results))
+        atomic_write_bytes(results_dir / "cas_curve.png", curve_png(results))
+    for row in results:
+        key = f"{row['config']}-{row['budget']}-seed{row['seed']}"
+        grid_path, generator_dir = results_dir / "grids" / f"{key}.png", results_dir / "runs" / key / "generator"
+        if not grid_path.exists() and generator_dir.exists():
+            grid_path.parent.mkdir(exist_ok=True)
+            atomic_write_bytes(grid_path, grid_png(load_generator(generator_dir), seed=0))
     for group, entry in summary.items():
         cells = ", ".join(f"{k} {v['mean']:.4g}±{v['std']:.2g}" for k, v in entry.items() if isinstance(v, dict))
         logger.info("%s: %s", group, cells)
-    return 0
+
+
+def markdown_table(summary: dict) -> str:
+    """One row per (config, budget): mean ± std over seeds of the headline numbers."""
+
+    def cell(entry: dict, key: str, scale: float = 1.0, digits: int = 3) -> str:
+        if key not in entry:
+            return "-"
+        mean, std = entry[key]["mean"] * scale, entry[key]["std"] * scale
+        return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if len(entry["seeds"]) > 1 else "")
+
+    lines = [
+        "| config | budget | seeds | steps | train min | CAS | CAS gap (pt) | 2nd judge agreement / accuracy "
+        "| recall | coverage | precision | FID ratio | C_T |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for group, entry in sorted(summary.items(), key=lambda item: -item[1]["cas"]["mean"]):
+        config, budget = group.rsplit("-", 1)
+        lines.append(
+            f"| {config} | {budget} | {len(entry['seeds'])} | {entry['steps']} | {cell(entry, 'train_minutes', digits=1)} "
+            f"| {cell(entry, 'cas')} | {cell(entry, 'cas_gap', 100, 1)} "
+            f"| {cell(entry, 'second_judge_agreement')} / {cell(entry, 'second_judge_accuracy')} "
+            f"| {cell(entry, 'recall')} | {cell(entry, 'coverage')} | {cell(entry, 'precision')} "
+            f"| {cell(entry, 'fid_ratio', digits=1)} | {cell(entry, 'data_copying_ct', digits=2)} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
