@@ -65,6 +65,8 @@ _VARIANTS: tuple[tuple[str, dict, dict], ...] = (
 _SWITCHES: tuple[tuple[str, dict], ...] = (
     ("lecam", {"lecam_weight": 0.3}),
     ("ms", {"mode_seeking_weight": 1.0}),
+    ("ms03", {"mode_seeking_weight": 0.3}),
+    ("ms01", {"mode_seeking_weight": 0.1}),
     ("decay", {"lr_decay": "linear"}),
     ("ttur", {"generator_lr": 1e-4, "discriminator_lr": 4e-4}),
     ("2d", {"discriminator_steps": 2}),
