@@ -77,6 +77,9 @@ _SWITCHES: tuple[tuple[str, dict], ...] = (
     ("adam05", {"beta_1": 0.5, "beta_2": 0.999}),
 )
 
+# Switches that measured well alone, tried together on the resnet base.
+_COMBINATIONS: tuple[tuple[str, ...], ...] = (("lecam", "ms03"), ("lecam", "ms01"), ("lecam", "ms03", "decay"))
+
 
 def candidates() -> dict[str, dict]:
     """Named configurations: a training profile plus overrides of its model/train fields."""
@@ -88,6 +91,10 @@ def candidates() -> dict[str, dict]:
     for base, model in (("concat-w32", _CONCAT), ("resnet-w16", _RESNET16)):
         for suffix, train in _SWITCHES:
             named[f"{base}-{suffix}"] = {"profile": "default", "model": model, "train": train}
+    switches = dict(_SWITCHES)
+    for combination in _COMBINATIONS:
+        train = {key: value for suffix in combination for key, value in switches[suffix].items()}
+        named["resnet-w16-" + "-".join(combination)] = {"profile": "default", "model": _RESNET16, "train": train}
     return named
 
 
