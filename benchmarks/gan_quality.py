@@ -325,10 +325,12 @@ def run_one(
 
 
 def summarize(results: list[dict]) -> dict:
-    """Mean and std over seeds of the headline numbers, per config and budget."""
+    """Mean and std over seeds of the headline numbers, per config and step budget."""
     groups: dict[str, list[dict]] = {}
     for row in results:
-        groups.setdefault(f"{row['config']}-{row['budget']}", []).append(row)
+        # Grouped by steps: a --minutes budget is turned into steps once, so runs with the same
+        # steps are the same experiment whichever way the budget was given.
+        groups.setdefault(f"{row['config']}-{row['train']['steps']}steps", []).append(row)
     keys = {
         "cas": lambda r: r["cas"],
         "cas_raw": lambda r: r["cas_raw"],
