@@ -20,10 +20,10 @@ from typing import Annotated, Literal
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from flows.params import bounded, check_writable, describe_validation_error
+from flows.params import bounded, check_writable, default_of, describe_validation_error
 from gan_core import __version__
-from gan_core.config import DataConfig
-from gan_core.experiments.utility import UtilityConfig, experiment_name, preset
+from gan_core.config import DEFAULT_WORK_ROOT, DataConfig, PrecisionPolicy
+from gan_core.experiments.utility import DEFAULT_OUTPUT_DIR, DEFAULT_SOURCE, UtilityConfig, experiment_name, preset
 from tasks.evaluate import aggregate_task, experiment_task
 from tasks.ingest import run_ingest
 
@@ -64,10 +64,15 @@ def build_config(parameters: dict) -> UtilityConfig:
     from pydantic import ValidationError
 
     p = dict(parameters)
-    overrides = {name: p[name] for name in UtilityConfig.model_fields if name in p}
-    overrides["sizes"] = resolve_sizes(p.get("sizes"))
     try:
-        config = preset(bool(p.get("quick")), **overrides)
+        config = preset(
+            bool(p.get("quick")), sizes=resolve_sizes(p.get("sizes")), seeds=p.get("seeds"),
+            gan_steps=p.get("gan_steps"), gan_batch_size=p.get("gan_batch_size"), diffaugment=p.get("diffaugment"),
+            precision=p.get("precision"), synthetic_per_class=p.get("synthetic_per_class"),
+            min_confidence=p.get("min_confidence"), real_share=p.get("real_share"),
+            judge_epochs=p.get("judge_epochs"), judge_min_steps=p.get("judge_min_steps"),
+            classifier_epochs=p.get("classifier_epochs"), classifier_min_steps=p.get("classifier_min_steps"),
+        )
         DataConfig(source=p["source"], data_dir=p.get("data_dir"))
     except ValidationError as error:
         raise EvaluateParameterError(
@@ -98,11 +103,11 @@ def evaluate_augmentation(
     judge_min_steps: _optional("judge_min_steps") = None,
     classifier_epochs: _optional("classifier_epochs") = None,
     classifier_min_steps: _optional("classifier_min_steps") = None,
-    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] | None = None,
-    source: str = "sample",
-    data_dir: str | None = None,
-    output_dir: str = "outputs/utility",
-    work_root: str = "outputs/work",
+    precision: PrecisionPolicy | None = None,
+    source: str = DEFAULT_SOURCE,
+    data_dir: str | None = default_of(DataConfig, "data_dir"),
+    output_dir: str = str(DEFAULT_OUTPUT_DIR),
+    work_root: str = str(DEFAULT_WORK_ROOT),
     quick: bool = False,
 ) -> dict:
     """Measures whether GAN samples improve a classifier trained on N real labeled images.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gan_core.config import PrecisionPolicy
@@ -17,6 +19,13 @@ ARM_NAMES: dict[str, str] = {
 }
 BASELINES: tuple[str, ...] = ("a", "b")
 RESULT_FORMAT = 1
+
+# The benchmark measures on the bundled sample unless told otherwise (the flow's ``source``), and
+# writes utility.json, utility.png and experiments/*.json here. Not UtilityConfig fields: the data
+# is identified by its snapshot fingerprint in each result, and where results go changes none of
+# them, so neither belongs in the experiment key those fields are hashed into.
+DEFAULT_SOURCE = "sample"
+DEFAULT_OUTPUT_DIR = Path("outputs/utility")
 
 
 class UtilityError(ValueError):
@@ -107,12 +116,38 @@ QUICK = dict(
 )
 
 
-def preset(quick: bool, **overrides) -> UtilityConfig:
-    """The full (or ``quick``) configuration, with ``overrides`` that are not None applied.
+def preset(
+    quick: bool,
+    *,
+    sizes: tuple[int, ...] | None = None,
+    seeds: int | None = None,
+    gan_steps: int | None = None,
+    gan_batch_size: int | None = None,
+    diffaugment: str | None = None,
+    precision: PrecisionPolicy | None = None,
+    synthetic_per_class: int | None = None,
+    min_confidence: float | None = None,
+    real_share: float | None = None,
+    judge_epochs: int | None = None,
+    judge_min_steps: int | None = None,
+    classifier_epochs: int | None = None,
+    classifier_batch_size: int | None = None,
+    classifier_min_steps: int | None = None,
+) -> UtilityConfig:
+    """The full (or ``quick``) configuration, with each argument that is not None applied over it.
+
+    The arguments are :class:`UtilityConfig`'s fields; None keeps the preset's value.
 
     Raises:
-        pydantic.ValidationError: an override is out of bounds.
+        pydantic.ValidationError: an argument is out of bounds.
     """
+    given = {
+        "sizes": sizes, "seeds": seeds, "gan_steps": gan_steps, "gan_batch_size": gan_batch_size,
+        "diffaugment": diffaugment, "precision": precision, "synthetic_per_class": synthetic_per_class,
+        "min_confidence": min_confidence, "real_share": real_share, "judge_epochs": judge_epochs,
+        "judge_min_steps": judge_min_steps, "classifier_epochs": classifier_epochs,
+        "classifier_batch_size": classifier_batch_size, "classifier_min_steps": classifier_min_steps,
+    }
     base = dict(QUICK) if quick else {}
-    base.update({key: value for key, value in overrides.items() if value is not None})
+    base.update({key: value for key, value in given.items() if value is not None})
     return UtilityConfig(**base)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import math
@@ -112,6 +113,9 @@ def test_preset_quick_overrides_and_validation():
     assert utility.preset(True, gan_steps=7, seeds=None).gan_steps == 7
     assert utility.preset(True, seeds=None).seeds == utility.QUICK["seeds"]
     assert utility.preset(False) == UtilityConfig()
+    # One typed argument per config field, so the two stay in step.
+    arguments = [name for name in inspect.signature(utility.preset).parameters if name != "quick"]
+    assert arguments == list(UtilityConfig.model_fields)
     with pytest.raises(ValidationError, match="N >= 10"):
         UtilityConfig(sizes=(5,))
     with pytest.raises(ValidationError, match="repeat"):
