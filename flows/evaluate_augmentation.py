@@ -65,14 +65,10 @@ def build_config(parameters: dict) -> UtilityConfig:
 
     p = dict(parameters)
     try:
-        config = preset(
-            bool(p.get("quick")), sizes=resolve_sizes(p.get("sizes")), seeds=p.get("seeds"),
-            gan_steps=p.get("gan_steps"), gan_batch_size=p.get("gan_batch_size"), diffaugment=p.get("diffaugment"),
-            precision=p.get("precision"), synthetic_per_class=p.get("synthetic_per_class"),
-            min_confidence=p.get("min_confidence"), real_share=p.get("real_share"),
-            judge_epochs=p.get("judge_epochs"), judge_min_steps=p.get("judge_min_steps"),
-            classifier_epochs=p.get("classifier_epochs"), classifier_min_steps=p.get("classifier_min_steps"),
-        )
+        # The flow's budget parameters are UtilityConfig's fields; the empty ones keep the preset's.
+        given = {name: p.get(name) for name in UtilityConfig.model_fields} | {"sizes": resolve_sizes(p.get("sizes"))}
+        overrides = UtilityConfig.model_validate({name: value for name, value in given.items() if value is not None})
+        config = preset(bool(p.get("quick")), overrides)
         DataConfig(source=p["source"], data_dir=p.get("data_dir"))
     except ValidationError as error:
         raise EvaluateParameterError(

@@ -116,38 +116,13 @@ QUICK = dict(
 )
 
 
-def preset(
-    quick: bool,
-    *,
-    sizes: tuple[int, ...] | None = None,
-    seeds: int | None = None,
-    gan_steps: int | None = None,
-    gan_batch_size: int | None = None,
-    diffaugment: str | None = None,
-    precision: PrecisionPolicy | None = None,
-    synthetic_per_class: int | None = None,
-    min_confidence: float | None = None,
-    real_share: float | None = None,
-    judge_epochs: int | None = None,
-    judge_min_steps: int | None = None,
-    classifier_epochs: int | None = None,
-    classifier_batch_size: int | None = None,
-    classifier_min_steps: int | None = None,
-) -> UtilityConfig:
-    """The full (or ``quick``) configuration, with each argument that is not None applied over it.
+def preset(quick: bool, overrides: UtilityConfig | None = None) -> UtilityConfig:
+    """The full (or ``quick``) configuration, with the fields ``overrides`` was given put over it.
 
-    The arguments are :class:`UtilityConfig`'s fields; None keeps the preset's value.
-
-    Raises:
-        pydantic.ValidationError: an argument is out of bounds.
+    Only the fields set when ``overrides`` was built (its ``model_fields_set``) replace the
+    preset's; the rest keep the preset's values. ``overrides`` validated itself on construction.
     """
-    given = {
-        "sizes": sizes, "seeds": seeds, "gan_steps": gan_steps, "gan_batch_size": gan_batch_size,
-        "diffaugment": diffaugment, "precision": precision, "synthetic_per_class": synthetic_per_class,
-        "min_confidence": min_confidence, "real_share": real_share, "judge_epochs": judge_epochs,
-        "judge_min_steps": judge_min_steps, "classifier_epochs": classifier_epochs,
-        "classifier_batch_size": classifier_batch_size, "classifier_min_steps": classifier_min_steps,
-    }
-    base = dict(QUICK) if quick else {}
-    base.update({key: value for key, value in given.items() if value is not None})
-    return UtilityConfig(**base)
+    base = UtilityConfig.model_validate(QUICK) if quick else UtilityConfig()
+    if overrides is None:
+        return base
+    return base.model_copy(update={name: getattr(overrides, name) for name in overrides.model_fields_set})
