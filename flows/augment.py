@@ -18,10 +18,13 @@ from pydantic import Field
 from flows.params import bounded, check_writable, default_of, describe_validation_error
 from gan_core import __version__
 from gan_core.config import (
+    DEFAULT_PROFILE,
+    DEFAULT_WORK_ROOT,
     PROFILE_NAMES,
     DataConfig,
     GateThresholds,
     JudgeConfig,
+    PrecisionPolicy,
     PublishConfig,
     QualityConfig,
     TrainConfig,
@@ -97,16 +100,16 @@ def build_configs(parameters: dict) -> dict:
 @flow(name="augment", description="Grow a labeled dataset with a class-conditional GAN, judge it, publish it.")
 def augment(
     source: str = default_of(DataConfig, "source"),
-    data_dir: str | None = None,
+    data_dir: str | None = default_of(DataConfig, "data_dir"),
     real_labeled_limit: bounded(DataConfig, "real_labeled_limit") = None,
     dataset_name: str = default_of(PublishConfig, "dataset_name"),
-    output_root: str = "outputs/datasets",
-    work_root: str = "outputs/work",
-    include_real: bool = False,
-    profile: Literal[PROFILE_NAMES] = "default",
+    output_root: str = str(default_of(PublishConfig, "output_root")),
+    work_root: str = str(DEFAULT_WORK_ROOT),
+    include_real: bool = default_of(PublishConfig, "include_real"),
+    profile: Literal[PROFILE_NAMES] = DEFAULT_PROFILE,
     steps: bounded(TrainConfig, "steps") | None = None,
     batch_size: bounded(TrainConfig, "batch_size") | None = None,
-    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = "auto",
+    precision: PrecisionPolicy = default_of(TrainConfig, "precision"),
     samples_per_class: bounded(QualityConfig, "samples_per_class") = default_of(QualityConfig, "samples_per_class"),
     judge_epochs: bounded(JudgeConfig, "epochs") = default_of(JudgeConfig, "epochs"),
     min_confidence: bounded(GateThresholds, "min_confidence") = default_of(GateThresholds, "min_confidence"),
@@ -118,7 +121,7 @@ def augment(
     min_acceptance_rate: bounded(GateThresholds, "min_acceptance_rate") = default_of(GateThresholds, "min_acceptance_rate"),
     min_judge_accuracy: bounded(GateThresholds, "min_judge_accuracy") = default_of(GateThresholds, "min_judge_accuracy"),
     measure_cas: bool = False,
-    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0,
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = default_of(TrainConfig, "seed"),
 ) -> dict:
     """Grows a labeled dataset with a class-conditional GAN and publishes it if it passes the gate.
 

@@ -20,10 +20,10 @@ from typing import Annotated, Literal
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from flows.params import bounded, check_writable, describe_validation_error
+from flows.params import bounded, check_writable, default_of, describe_validation_error
 from gan_core import __version__
-from gan_core.config import DataConfig
-from gan_core.experiments.utility import UtilityConfig, experiment_name, preset
+from gan_core.config import DEFAULT_WORK_ROOT, DataConfig, PrecisionPolicy
+from gan_core.experiments.utility import DEFAULT_OUTPUT_DIR, DEFAULT_SOURCE, UtilityConfig, experiment_name, preset
 from tasks.evaluate import aggregate_task, experiment_task
 from tasks.ingest import run_ingest
 
@@ -64,10 +64,11 @@ def build_config(parameters: dict) -> UtilityConfig:
     from pydantic import ValidationError
 
     p = dict(parameters)
-    overrides = {name: p[name] for name in UtilityConfig.model_fields if name in p}
-    overrides["sizes"] = resolve_sizes(p.get("sizes"))
     try:
-        config = preset(bool(p.get("quick")), **overrides)
+        # The flow's budget parameters are UtilityConfig's fields; the empty ones keep the preset's.
+        given = {name: p.get(name) for name in UtilityConfig.model_fields} | {"sizes": resolve_sizes(p.get("sizes"))}
+        overrides = UtilityConfig.model_validate({name: value for name, value in given.items() if value is not None})
+        config = preset(bool(p.get("quick")), overrides)
         DataConfig(source=p["source"], data_dir=p.get("data_dir"))
     except ValidationError as error:
         raise EvaluateParameterError(
@@ -98,11 +99,11 @@ def evaluate_augmentation(
     judge_min_steps: _optional("judge_min_steps") = None,
     classifier_epochs: _optional("classifier_epochs") = None,
     classifier_min_steps: _optional("classifier_min_steps") = None,
-    precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] | None = None,
-    source: str = "sample",
-    data_dir: str | None = None,
-    output_dir: str = "outputs/utility",
-    work_root: str = "outputs/work",
+    precision: PrecisionPolicy | None = None,
+    source: str = DEFAULT_SOURCE,
+    data_dir: str | None = default_of(DataConfig, "data_dir"),
+    output_dir: str = str(DEFAULT_OUTPUT_DIR),
+    work_root: str = str(DEFAULT_WORK_ROOT),
     quick: bool = False,
 ) -> dict:
     """Measures whether GAN samples improve a classifier trained on N real labeled images.

@@ -21,8 +21,8 @@ def bounded(model: type[BaseModel], field: str) -> Any:
 
 
 def default_of(model: type[BaseModel], field: str) -> Any:
-    """The config field's default value."""
-    return model.model_fields[field].default
+    """The config field's default value (a default factory is called)."""
+    return model.model_fields[field].get_default(call_default_factory=True)
 
 
 def describe_validation_error(error: ValidationError) -> str:

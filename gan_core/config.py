@@ -22,6 +22,17 @@ _SOURCE_PATTERN = re.compile(r"^(auto|sample|tfds:[A-Za-z0-9_./:-]+|idx:.+)$")
 _DATASET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
+def _pattern_check(field: str, pattern: re.Pattern, message: str):
+    """A validator of ``field`` raising ValueError(``message`` formatted with ``value``) unless ``pattern`` matches."""
+
+    def check(cls, value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(message.format(value=value))
+        return value
+
+    return field_validator(field)(check)
+
+
 class _Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -51,15 +62,10 @@ class DataConfig(_Config):
     )
     seed: int = Field(default=0, ge=0, description="Seed for the stratified subset.")
 
-    @field_validator("source")
-    @classmethod
-    def _check_source(cls, value: str) -> str:
-        if not _SOURCE_PATTERN.match(value):
-            raise ValueError(
-                f"unknown source {value!r}: use 'auto', 'sample', 'tfds:<builder name>' "
-                "(e.g. 'tfds:mnist') or 'idx:<directory with MNIST IDX files>'"
-            )
-        return value
+    _check_source = _pattern_check(
+        "source", _SOURCE_PATTERN, "unknown source {value!r}: use 'auto', 'sample', 'tfds:<builder name>' "
+        "(e.g. 'tfds:mnist') or 'idx:<directory with MNIST IDX files>'",
+    )
 
 
 class ModelConfig(_Config):
@@ -198,21 +204,19 @@ class GateThresholds(_Config):
     )
 
 
+def _default_metrics() -> tuple[str, ...]:
+    # The registry keeps the one list; imported on use so config does not import it at import time.
+    from gan_core.quality.metrics import DEFAULT_METRICS
+
+    return DEFAULT_METRICS
+
+
 class QualityConfig(_Config):
     """How synthetic samples are generated and scored."""
 
     samples_per_class: int = Field(default=500, ge=1, le=100_000)
     metrics: tuple[str, ...] = Field(
-        default=(
-            "label_fidelity",
-            "fid",
-            "memorization",
-            "class_balance",
-            "classifier_score",
-            "precision_recall",
-            "density_coverage",
-            "data_copying",
-        ),
+        default_factory=_default_metrics,
         description="Registered metric names to compute (see gan_core.quality.metrics.available()); 'cas' trains two extra models.",
     )
     gate: GateThresholds = GateThresholds()
@@ -242,15 +246,10 @@ class PublishConfig(_Config):
     include_real: bool = Field(default=False, description="Also publish the real rows (train and test).")
     rows_per_shard: int = Field(default=10_000, ge=100, le=1_000_000)
 
-    @field_validator("dataset_name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        if not _DATASET_NAME_PATTERN.match(value):
-            raise ValueError(
-                f"dataset_name {value!r} is not allowed: use 1-64 lowercase letters, digits, '-' "
-                "or '_', starting with a letter or digit (it becomes a directory name)"
-            )
-        return value
+    _check_name = _pattern_check(
+        "dataset_name", _DATASET_NAME_PATTERN, "dataset_name {value!r} is not allowed: use 1-64 lowercase "
+        "letters, digits, '-' or '_', starting with a letter or digit (it becomes a directory name)",
+    )
 
     @model_validator(mode="after")
     def _check_root(self) -> "PublishConfig":
@@ -258,6 +257,11 @@ class PublishConfig(_Config):
             raise ValueError(f"output_root {self.output_root} exists and is not a directory")
         return self
 
+
+# Where snapshots, the ingest and judge caches and training runs go: a path of the whole run, so
+# it belongs to no one stage's config.
+DEFAULT_WORK_ROOT = Path("outputs/work")
+DEFAULT_PROFILE = "default"
 
 PROFILE_NAMES = Literal["default", "quality"]
 

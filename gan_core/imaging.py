@@ -18,20 +18,36 @@ def _as_uint8_2d(image: np.ndarray) -> np.ndarray:
     return array
 
 
-def check_images(images: np.ndarray, what: str = "images", error: type[Exception] = ValueError) -> np.ndarray:
+def check_images(
+    images: np.ndarray, what: str = "images", error: type[Exception] = ValueError, side: int | None = None
+) -> np.ndarray:
     """Returns ``images`` as a uint8 (N, H, W) array, dropping a trailing channel axis of 1.
 
+    The one image check of the project: every stage passes its own error class and a name for
+    the array, so the message says which input is wrong and how to fix it.
+
+    Args:
+        images: The array to check.
+        what: Its name in the message, e.g. "training images" or "parts[1].images".
+        error: The exception class to raise.
+        side: Required height and width; None accepts any.
+
     Raises:
-        error: not uint8, or not (N, H, W) / (N, H, W, 1).
+        error: not uint8, not (N, H, W) / (N, H, W, 1), or not ``side`` x ``side``.
     """
     array = np.asarray(images)
     if array.ndim == 4 and array.shape[-1] == 1:
         array = array[..., 0]
-    if array.dtype != np.uint8 or array.ndim != 3:
+    shape_ok = array.ndim == 3 and (side is None or array.shape[1:] == (side, side))
+    expected = "(N, H, W)" if side is None else f"(N, {side}, {side})"
+    if array.dtype != np.uint8:
         raise error(
-            f"{what} must be uint8 grayscale of shape (N, H, W), got {array.shape} {array.dtype}; "
+            f"{what} must be uint8 grayscale of shape {expected}, got {array.shape} {array.dtype}; "
             "convert generator output with gan_core.imaging.to_uint8 first"
         )
+    if not shape_ok:
+        fix = "pass a stack of grayscale images, one per row" if array.ndim != 3 else f"resize them to {side}x{side}"
+        raise error(f"{what} must have shape {expected} (uint8 grayscale), got {array.shape}; {fix}")
     return array
 
 
@@ -40,18 +56,27 @@ def check_labels(
 ) -> np.ndarray:
     """Returns ``labels`` as int64 after checking length, integer dtype and range.
 
+    Args:
+        labels: The class indices to check.
+        count: How many there must be (one per image).
+        num_classes: Labels must lie in 0..num_classes-1.
+        what: Its name in the message.
+        error: The exception class to raise.
+
     Raises:
         error: wrong length, not integers, or outside 0..num_classes-1.
     """
     array = np.asarray(labels)
-    if array.ndim != 1 or len(array) != count:
-        raise error(f"{what} must have shape ({count},) to pair with the images, got {array.shape}")
-    if count and not np.issubdtype(array.dtype, np.integer):
-        raise error(f"{what} must be integer class indices, got dtype {array.dtype}")
+    if array.ndim != 1 or len(array) != count or (count and not np.issubdtype(array.dtype, np.integer)):
+        raise error(
+            f"{what} must be an integer array of shape ({count},), one class index per image, "
+            f"got {array.shape} {array.dtype}"
+        )
     array = array.astype(np.int64, copy=False)
     if count and (array.min() < 0 or array.max() >= num_classes):
         raise error(
-            f"{what} range {array.min()}..{array.max()} is outside 0..{num_classes - 1} for {num_classes} classes"
+            f"{what} range {array.min()}..{array.max()} is outside 0..{num_classes - 1} ({num_classes} classes); "
+            f"labels must lie in [0, {num_classes - 1}]: fix the labels or the number of classes"
         )
     return array
 

@@ -67,6 +67,30 @@ def _check_length(path: Path, data: bytes, header_size: int, count: int, record:
         )
 
 
+def _read_header(path: Path, header: struct.Struct, magic: int, kind: str, original: str) -> tuple[bytes, tuple]:
+    """Reads an IDX file and checks its header's size, magic number and count.
+
+    Returns:
+        (the file's bytes, the header's fields after the magic number).
+    """
+    data = _read_idx_bytes(path)
+    if len(data) < header.size:
+        raise DataError(
+            f"{path}: {len(data)} bytes is too short for an IDX {kind} header ({header.size} bytes); re-download the file"
+        )
+    found, count, *dims = header.unpack_from(data)
+    if found != magic:
+        other = {_IMAGES_MAGIC: "images", _LABELS_MAGIC: "labels"}.get(found)
+        hint = f" (that is the {other} magic: did you swap the images and labels files?)" if other else ""
+        raise DataError(
+            f"{path}: bad magic number {found}, expected {magic} for an IDX {kind} file{hint}; "
+            f"use the original MNIST {original!r} file"
+        )
+    if count < 0:
+        raise DataError(f"{path}: negative {kind} count {count} in the header; re-download the file")
+    return data, (count, *dims)
+
+
 def read_idx_images(path: Path) -> np.ndarray:
     """Reads an MNIST IDX image file (gzip or raw) into an (N, 28, 28) uint8 array.
 
@@ -75,28 +99,12 @@ def read_idx_images(path: Path) -> np.ndarray:
             does not match the header's count.
     """
     path = Path(path)
-    data = _read_idx_bytes(path)
-    if len(data) < _IMAGES_HEADER.size:
-        raise DataError(
-            f"{path}: {len(data)} bytes is too short for an IDX image header ({_IMAGES_HEADER.size} "
-            "bytes); re-download the file"
-        )
-    magic, count, rows, cols = _IMAGES_HEADER.unpack_from(data)
-    if magic != _IMAGES_MAGIC:
-        hint = " (that is the labels magic: did you swap the images and labels files?)" if (
-            magic == _LABELS_MAGIC
-        ) else ""
-        raise DataError(
-            f"{path}: bad magic number {magic}, expected {_IMAGES_MAGIC} for an IDX image file{hint}; "
-            "use the original MNIST '*-images-idx3-ubyte' file"
-        )
+    data, (count, rows, cols) = _read_header(path, _IMAGES_HEADER, _IMAGES_MAGIC, "image", "*-images-idx3-ubyte")
     if (rows, cols) != (IMAGE_SIDE, IMAGE_SIDE):
         raise DataError(
             f"{path}: images are {rows}x{cols}, only 28x28 grayscale images are supported; "
             "resize them to 28x28 before ingest"
         )
-    if count < 0:
-        raise DataError(f"{path}: negative image count {count} in the header; re-download the file")
     _check_length(path, data, _IMAGES_HEADER.size, count, rows * cols, "images")
     images = np.frombuffer(data, dtype=np.uint8, offset=_IMAGES_HEADER.size)
     return images.reshape(count, rows, cols).copy()
@@ -110,23 +118,7 @@ def read_idx_labels(path: Path, num_classes: int = 10) -> np.ndarray:
             header's count, or a label is outside 0..num_classes-1.
     """
     path = Path(path)
-    data = _read_idx_bytes(path)
-    if len(data) < _LABELS_HEADER.size:
-        raise DataError(
-            f"{path}: {len(data)} bytes is too short for an IDX label header ({_LABELS_HEADER.size} "
-            "bytes); re-download the file"
-        )
-    magic, count = _LABELS_HEADER.unpack_from(data)
-    if magic != _LABELS_MAGIC:
-        hint = " (that is the images magic: did you swap the images and labels files?)" if (
-            magic == _IMAGES_MAGIC
-        ) else ""
-        raise DataError(
-            f"{path}: bad magic number {magic}, expected {_LABELS_MAGIC} for an IDX label file{hint}; "
-            "use the original MNIST '*-labels-idx1-ubyte' file"
-        )
-    if count < 0:
-        raise DataError(f"{path}: negative label count {count} in the header; re-download the file")
+    data, (count,) = _read_header(path, _LABELS_HEADER, _LABELS_MAGIC, "label", "*-labels-idx1-ubyte")
     _check_length(path, data, _LABELS_HEADER.size, count, 1, "labels")
     labels = np.frombuffer(data, dtype=np.uint8, offset=_LABELS_HEADER.size).astype(np.int64)
     bad = np.flatnonzero(labels >= num_classes)

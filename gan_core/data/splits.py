@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gan_core.imaging import check_images, check_labels
+
 IMAGE_SIDE = 28
 MNIST_CLASS_NAMES: tuple[str, ...] = tuple(str(digit) for digit in range(10))
 
@@ -33,30 +35,15 @@ class LabeledSplits:
         if not isinstance(self.source_used, str) or not self.source_used:
             raise DataError("source_used must be a non-empty string such as 'tfds:mnist'")
         for split in ("train", "test"):
-            images = getattr(self, f"{split}_images")
-            labels = getattr(self, f"{split}_labels")
-            if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 3 or (
-                images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE)
-            ):
-                raise DataError(
-                    f"{split}_images must be a uint8 array of shape (N, 28, 28), got "
-                    f"{getattr(images, 'shape', None)} {getattr(images, 'dtype', type(images).__name__)}"
-                )
-            if not isinstance(labels, np.ndarray) or labels.dtype != np.int64 or labels.ndim != 1:
-                raise DataError(
-                    f"{split}_labels must be an int64 array of shape (N,), got "
-                    f"{getattr(labels, 'shape', None)} {getattr(labels, 'dtype', type(labels).__name__)}"
-                )
-            if len(images) != len(labels):
-                raise DataError(f"{split} has {len(images)} images but {len(labels)} labels: they must pair up")
+            images = check_images(getattr(self, f"{split}_images"), f"{split}_images", DataError, side=IMAGE_SIDE)
+            labels = check_labels(
+                getattr(self, f"{split}_labels"), len(images), len(self.class_names), f"{split}_labels", DataError
+            )
             if len(images) == 0:
                 raise DataError(f"{split} split is empty: at least one labeled image is needed")
-            low, high = int(labels.min()), int(labels.max())
-            if low < 0 or high >= len(self.class_names):
-                raise DataError(
-                    f"{split}_labels range {low}..{high} is outside 0..{len(self.class_names) - 1} "
-                    f"for {len(self.class_names)} class names"
-                )
+            # Frozen: store the checked forms (channel axis dropped, int64 labels) the way __init__ would.
+            object.__setattr__(self, f"{split}_images", images)
+            object.__setattr__(self, f"{split}_labels", labels)
 
     def class_counts(self, split: str) -> np.ndarray:
         """Returns the number of images per class (indexed like ``class_names``) in 'train' or 'test'."""

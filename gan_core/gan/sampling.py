@@ -7,7 +7,6 @@ so the directory's content hash identifies the generator.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import tensorflow as tf
 from gan_core import imaging
 from gan_core.config import ModelConfig
 from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json
+from gan_core.io.exports import read_export_meta
 from gan_core.io.hashing import sha256_tree
 from gan_core.gan.models import build_generator
 
@@ -107,17 +107,16 @@ def load_generator(directory: Path) -> TrainedGenerator:
         GeneratorLoadError: the directory is not a complete export of this format.
     """
     directory = Path(directory)
-    config_path, weights_path = directory / "config.json", directory / "weights.npz"
-    if not config_path.exists() or not weights_path.exists():
-        raise GeneratorLoadError(
-            f"{directory} is not an exported generator (needs config.json and weights.npz); "
-            "train one first or point at a run's 'generator' directory"
-        )
-    config = json.loads(config_path.read_text())
-    if config.get("format_version") != FORMAT_VERSION:
-        raise GeneratorLoadError(
-            f"{directory} has generator format {config.get('format_version')}, this code reads {FORMAT_VERSION}"
-        )
+    config = read_export_meta(
+        directory,
+        "config.json",
+        ("weights.npz",),
+        FORMAT_VERSION,
+        GeneratorLoadError,
+        "an exported generator",
+        "train one first or point at a run's 'generator' directory",
+    )
+    weights_path = directory / "weights.npz"
     model_config = ModelConfig(**config["model"])
     model = build_generator(model_config, "float32")
     with np.load(weights_path) as stored:

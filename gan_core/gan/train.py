@@ -98,28 +98,27 @@ def make_training_batches(
     return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def validate_training_data(images: np.ndarray, labels: np.ndarray, model_config: ModelConfig, batch_size: int) -> None:
+def validate_training_data(
+    images: np.ndarray, labels: np.ndarray, model_config: ModelConfig, batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Checks shapes, dtypes, label range and size before any model is built.
 
     ``batch_size`` is what one step draws: the batch size times the discriminator steps.
 
+    Returns:
+        The checked (images (N, H, W) uint8, labels int64).
+
     Raises:
         TrainingError: the message names the problem and the fix.
     """
-    size = model_config.image_size
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (size, size):
-        raise TrainingError(f"training images must be uint8 (N, {size}, {size}); got {images.dtype} {images.shape}")
-    if labels.shape != (len(images),):
-        raise TrainingError(f"labels must have shape ({len(images)},); got {labels.shape}")
-    if len(labels) and (labels.min() < 0 or labels.max() >= model_config.num_classes):
-        raise TrainingError(
-            f"labels must lie in [0, {model_config.num_classes}); got [{labels.min()}, {labels.max()}]"
-        )
+    images = imaging.check_images(images, "training images", TrainingError, side=model_config.image_size)
+    labels = imaging.check_labels(labels, len(images), model_config.num_classes, "labels", TrainingError)
     if len(images) < batch_size:
         raise TrainingError(
             f"one training step draws {batch_size} real images (batch_size x discriminator_steps) but there "
             f"are only {len(images)}: lower batch_size or discriminator_steps"
         )
+    return images, labels
 
 
 def _check_run_dir(run_dir: Path, resolved: dict) -> None:
@@ -190,7 +189,7 @@ def train_gan(
         The run's result, with the exported generator's directory and hash.
     """
     draw = train_config.batch_size * train_config.discriminator_steps
-    validate_training_data(images, labels, model_config, draw)
+    images, labels = validate_training_data(images, labels, model_config, draw)
     policy = dtype_policy or resolve_precision(train_config.precision)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

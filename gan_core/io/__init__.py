@@ -1,1 +1,1 @@
-"""Files: crash-safe writes (``fsutil``) and content hashes (``hashing``)."""
+"""Files: crash-safe writes (``fsutil``), content hashes (``hashing``) and reading an export back (``exports``)."""

@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from gan_core.imaging import check_images, check_labels
 from gan_core.publish.schema import IMAGE_SHAPE, SOURCES
 
 _SPLIT_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -66,33 +67,9 @@ def check_part(index: int, part: Any, num_classes: int) -> CheckedPart:
     where = f"parts[{index}]"
     if not isinstance(part, Rows):
         raise ValueError(f"{where} must be a gan_core.publish.Rows, got {type(part).__name__}")
-    images = part.images
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
-        kind = images.dtype if isinstance(images, np.ndarray) else type(images).__name__
-        raise ValueError(
-            f"{where}.images must be a uint8 numpy array, got {kind}; convert generator output "
-            "with gan_core.imaging.to_uint8"
-        )
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
-        raise ValueError(
-            f"{where}.images must have shape (N, {IMAGE_SHAPE[0]}, {IMAGE_SHAPE[1]}), got {part.images.shape}"
-        )
+    images = check_images(part.images, f"{where}.images", ValueError, side=IMAGE_SHAPE[0])
     count = images.shape[0]
-    labels = part.labels
-    if not isinstance(labels, np.ndarray) or labels.dtype.kind not in "iu" or labels.shape != (count,):
-        shape = labels.shape if isinstance(labels, np.ndarray) else type(labels).__name__
-        dtype = labels.dtype if isinstance(labels, np.ndarray) else ""
-        raise ValueError(
-            f"{where}.labels must be an integer array of shape ({count},) to match the images, "
-            f"got {shape} {dtype}"
-        )
-    if count and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"{where}.labels must lie in [0, {num_classes - 1}] (one per class name), got range "
-            f"[{labels.min()}, {labels.max()}]; check class_names"
-        )
+    labels = check_labels(part.labels, count, num_classes, f"{where}.labels", ValueError)
     if part.source not in SOURCES:
         raise ValueError(f"{where}.source must be one of {SOURCES}, got {part.source!r}")
     if not isinstance(part.split, str) or not _SPLIT_PATTERN.match(part.split):
@@ -129,7 +106,7 @@ def check_part(index: int, part: Any, num_classes: int) -> CheckedPart:
             raise ValueError(f"{where}.sample_ids must be non-empty strings without '/'")
     return CheckedPart(
         images=images,
-        labels=labels.astype(np.int64),
+        labels=labels,
         source=part.source,
         split=part.split,
         sample_ids=sample_ids,  # filled in by assign_sample_ids

@@ -28,6 +28,7 @@ import tensorflow as tf
 from gan_core import imaging
 from gan_core.config import JudgeConfig
 from gan_core.io.fsutil import staged_directory
+from gan_core.io.exports import read_export_meta
 from gan_core.io.hashing import payload_digest
 from gan_core.quality.metrics import softmax
 
@@ -246,18 +247,11 @@ class Judge:
             JudgeError: files missing or written by an incompatible version.
         """
         directory = Path(directory)
-        model_path, meta_path = directory / MODEL_FILE, directory / META_FILE
-        if not model_path.is_file() or not meta_path.is_file():
-            raise JudgeError(
-                f"{directory} is not a saved judge: it needs {MODEL_FILE} and {META_FILE}; "
-                "delete it and train the judge again"
-            )
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise JudgeError(
-                f"{meta_path} has format_version {meta.get('format_version')!r}, this code reads "
-                f"{FORMAT_VERSION}; delete {directory} and train the judge again"
-            )
+        meta = read_export_meta(
+            directory, META_FILE, (MODEL_FILE,), FORMAT_VERSION, JudgeError, "a saved judge",
+            f"delete {directory} and train the judge again",
+        )
+        model_path = directory / MODEL_FILE
         model = keras.models.load_model(model_path, compile=False)
         known = {
             "format_version", "architecture_version", "test_accuracy", "num_classes", "image_shape", "keras_version"

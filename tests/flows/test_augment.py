@@ -28,6 +28,23 @@ def _tiny(tmp_path: Path, **overrides) -> dict:
     return {**parameters, **overrides}
 
 
+def test_flow_defaults_are_the_config_defaults(tmp_path, monkeypatch):
+    import inspect
+
+    from gan_core.config import (
+        DEFAULT_PROFILE, DEFAULT_WORK_ROOT, DataConfig, JudgeConfig, PublishConfig, QualityConfig, profile_configs,
+    )
+
+    monkeypatch.chdir(tmp_path)  # the default output and work roots are relative
+    defaults = {name: p.default for name, p in inspect.signature(augment.fn).parameters.items()}
+    model, train = profile_configs(DEFAULT_PROFILE)
+    assert build_configs(defaults) == {
+        "data": DataConfig(), "model": model, "train": train, "judge": JudgeConfig(), "quality": QualityConfig(),
+        "publish": PublishConfig(),
+    }
+    assert defaults["profile"] == DEFAULT_PROFILE and defaults["work_root"] == str(DEFAULT_WORK_ROOT)
+
+
 def _task_states(flow_run_id) -> dict[str, str]:
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))

@@ -27,6 +27,17 @@ def _defaults(tmp_path: Path, **overrides) -> dict:
     return parameters
 
 
+def test_flow_defaults_are_the_config_defaults(tmp_path, monkeypatch):
+    from gan_core.config import DEFAULT_WORK_ROOT, DataConfig
+    from gan_core.experiments.utility import DEFAULT_OUTPUT_DIR, DEFAULT_SOURCE, UtilityConfig
+
+    monkeypatch.chdir(tmp_path)  # the default output and work roots are relative
+    defaults = {name: p.default for name, p in inspect.signature(evaluate_augmentation.fn).parameters.items()}
+    assert build_config(defaults) == UtilityConfig()
+    assert (defaults["source"], defaults["data_dir"]) == (DEFAULT_SOURCE, DataConfig().data_dir)
+    assert (defaults["output_dir"], defaults["work_root"]) == (str(DEFAULT_OUTPUT_DIR), str(DEFAULT_WORK_ROOT))
+
+
 def test_module_import_does_not_load_tensorflow():
     import subprocess
 

@@ -31,45 +31,23 @@ NEAR_DUPLICATE_DISTANCE = 0.5
 def kmeans(points: np.ndarray, k: int, seed: int = 0, iterations: int = 20) -> np.ndarray:
     """Fits k centroids with k-means++ seeding and Lloyd steps; returns (k, d) float64.
 
+    scikit-learn's KMeans, one seeded initialisation, run until the assignment stops changing or
+    ``iterations`` is reached: it took half the time of our NumPy version on 8,000 x 128 judge
+    features with an objective within 0.3 % (benchmarks/neighbors_kmeans.py).
+
     Raises:
         ValueError: fewer points than clusters, or k < 1.
     """
+    from sklearn.cluster import KMeans
+
     points = np.asarray(points, dtype=np.float64)
     if k < 1 or len(points) < k:
         raise ValueError(f"k-means needs 1 <= k <= n points, got k={k} for {len(points)} points")
-    rng = np.random.default_rng(seed)
-    centroids = np.empty((k, points.shape[1]))
-    centroids[0] = points[rng.integers(len(points))]
-    closest_sq = np.sum((points - centroids[0]) ** 2, axis=1)
-    for index in range(1, k):
-        total = closest_sq.sum()
-        # All points coincide with chosen centroids: any choice is as good as another.
-        choice = rng.choice(len(points), p=closest_sq / total) if total > 0 else rng.integers(len(points))
-        centroids[index] = points[choice]
-        closest_sq = np.minimum(closest_sq, np.sum((points - centroids[index]) ** 2, axis=1))
-    assignment = np.full(len(points), -1)
-    for _ in range(iterations):
-        distances, new_assignment = nearest_neighbors(points, centroids)
-        if np.array_equal(new_assignment, assignment):
-            break
-        assignment = new_assignment
-        counts = np.bincount(assignment, minlength=k)
-        # Per-cluster sums by sorting and reduceat: np.add.at is slow, and a thin one-hot matrix
-        # product was 50x slower than this under multi-threaded BLAS on a busy 2-core machine.
-        order = np.argsort(assignment, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        sums = np.zeros_like(centroids)
-        present = counts > 0
-        sums[present] = np.add.reduceat(points[order], starts[present], axis=0)
-        for index in range(k):
-            if counts[index]:
-                centroids[index] = sums[index] / counts[index]
-            else:
-                # Re-seed an empty cluster at the point worst served by the others.
-                far = int(np.argmax(distances))
-                centroids[index] = points[far]
-                distances[far] = 0.0
-    return centroids
+    # tol=0: stop on an unchanged assignment only, not on a small centroid shift.
+    model = KMeans(
+        n_clusters=k, init="k-means++", n_init=1, max_iter=iterations, tol=0.0, algorithm="lloyd", random_state=seed
+    )
+    return model.fit(points).cluster_centers_
 
 
 def mann_whitney_z(generated: np.ndarray, held_out: np.ndarray) -> float:

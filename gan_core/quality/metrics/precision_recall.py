@@ -14,6 +14,7 @@ seed, because these estimators depend on sample size.
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import numpy as np
 
@@ -51,23 +52,24 @@ def _equal_n(context: MetricContext, purpose: str) -> tuple[np.ndarray, np.ndarr
     return real, fake
 
 
+def _on_equal_n(
+    context: MetricContext, purpose: str, k: int, names: tuple[str, str], estimate: Callable
+) -> dict[str, float]:
+    # Both pairs of estimators need more than k samples per side for a k-th neighbour.
+    real, fake = _equal_n(context, purpose)
+    if len(real) <= k:
+        logger.warning("%s need more than k=%d samples per side, got %d: reporting NaN", "/".join(names), k, len(real))
+        return {name: float("nan") for name in names}
+    return dict(zip(names, estimate(real, fake, k)))
+
+
 @register("precision_recall")
 def compute_precision_recall(context: MetricContext) -> dict[str, float]:
     """Precision and recall (k=3) of the synthetic set against real test."""
-    real, fake = _equal_n(context, "precision_recall")
-    if len(real) <= PR_K:
-        logger.warning("precision/recall need more than k=%d samples per side, got %d: reporting NaN", PR_K, len(real))
-        return {"precision": float("nan"), "recall": float("nan")}
-    precision, recall = precision_recall(real, fake, PR_K)
-    return {"precision": precision, "recall": recall}
+    return _on_equal_n(context, "precision_recall", PR_K, ("precision", "recall"), precision_recall)
 
 
 @register("density_coverage")
 def compute_density_coverage(context: MetricContext) -> dict[str, float]:
     """Density and coverage (k=5) of the synthetic set against real test."""
-    real, fake = _equal_n(context, "density_coverage")
-    if len(real) <= DC_K:
-        logger.warning("density/coverage need more than k=%d samples per side, got %d: reporting NaN", DC_K, len(real))
-        return {"density": float("nan"), "coverage": float("nan")}
-    density, coverage = density_coverage(real, fake, DC_K)
-    return {"density": density, "coverage": coverage}
+    return _on_equal_n(context, "density_coverage", DC_K, ("density", "coverage"), density_coverage)

@@ -75,8 +75,8 @@ def test_a_run_dir_with_other_settings_is_refused(tmp_path, digits):
     [
         (np.zeros((64, 28, 28), np.float32), np.zeros(64, np.int64), "uint8"),
         (np.zeros((64, 32, 32), np.uint8), np.zeros(64, np.int64), "uint8"),
-        (np.zeros((64, 28, 28), np.uint8), np.zeros(63, np.int64), "labels must have shape"),
-        (np.zeros((64, 28, 28), np.uint8), np.full(64, 10, np.int64), r"labels must lie in \[0, 10\)"),
+        (np.zeros((64, 28, 28), np.uint8), np.zeros(63, np.int64), "labels must be an integer array of shape"),
+        (np.zeros((64, 28, 28), np.uint8), np.full(64, 10, np.int64), r"labels must lie in \[0, 9\]"),
         (np.zeros((8, 28, 28), np.uint8), np.zeros(8, np.int64), "draws 16 real images .* only 8"),
     ],
 )

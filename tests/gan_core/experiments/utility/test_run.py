@@ -109,9 +109,9 @@ def test_summarize_refuses_missing_arms_and_empty_input():
 def test_preset_quick_overrides_and_validation():
     quick = utility.preset(True)
     assert quick.sizes == utility.QUICK["sizes"] and quick.gan_steps == utility.QUICK["gan_steps"]
-    assert utility.preset(True, gan_steps=7, seeds=None).gan_steps == 7
-    assert utility.preset(True, seeds=None).seeds == utility.QUICK["seeds"]
-    assert utility.preset(False) == UtilityConfig()
+    assert utility.preset(True, UtilityConfig(gan_steps=7)).gan_steps == 7
+    assert utility.preset(True, UtilityConfig(gan_steps=7)).seeds == utility.QUICK["seeds"]
+    assert utility.preset(False) == utility.preset(False, UtilityConfig()) == UtilityConfig()
     with pytest.raises(ValidationError, match="N >= 10"):
         UtilityConfig(sizes=(5,))
     with pytest.raises(ValidationError, match="repeat"):

@@ -84,3 +84,8 @@ def test_choose_num_cells_keeps_cells_populated():
     assert choose_num_cells(5000, 10_000) == 50
     assert choose_num_cells(400, 2000) == 10
     assert choose_num_cells(10, 2000) == 1
+
+
+def test_kmeans_is_seeded():
+    points = np.random.default_rng(1).normal(size=(400, 8))
+    np.testing.assert_array_equal(kmeans(points, 6, seed=3), kmeans(points, 6, seed=3))

@@ -113,3 +113,11 @@ def test_tiny_sets_give_nan_instead_of_crashing(mnist_sample):
     assert np.isfinite(results["fid"])
     one = make_context(mnist_sample, mnist_sample.test_images[:1], mnist_sample.test_labels[:1])
     assert np.isnan(metrics.compute(["fid"], one)["fid_ratio"])
+
+
+def test_default_metrics_are_one_registered_list():
+    from gan_core.config import QualityConfig
+
+    assert set(metrics.DEFAULT_METRICS) <= set(metrics.available())
+    assert "cas" not in metrics.DEFAULT_METRICS
+    assert QualityConfig().metrics == metrics.DEFAULT_METRICS

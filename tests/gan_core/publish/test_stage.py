@@ -1,0 +1,57 @@
+"""The publish step function, called directly: its outcome, the version it wrote, and nothing to publish."""
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from gan_core.config import PublishConfig
+from gan_core.data import load_snapshot
+from gan_core.publish.loader import load_numpy
+from gan_core.publish.stage import publish_stage
+
+LOGGER = logging.getLogger("tests.stage")
+
+
+def test_publish_outcome_describes_the_verified_version(ingested, trained, checked, tmp_path):
+    config = PublishConfig(output_root=tmp_path / "datasets", dataset_name="stage-test")
+    outcome = publish_stage(
+        ingested[0].snapshot_dir, checked.samples_path, config, trained.generator_hash, {"note": "stage test"}, LOGGER
+    )
+    assert Path(outcome.version_dir) == (tmp_path / "datasets" / "stage-test" / "v0001").resolve()
+    assert outcome.version == 1 and outcome.rows == checked.num_accepted == 50
+    assert outcome.rows_per_source == {"real": 0, "synthetic": 50} and outcome.rows_per_split == {"train": 50}
+    manifest = json.loads((Path(outcome.version_dir) / "manifest.json").read_text())
+    assert manifest["note"] == "stage test" and len(manifest["shards"]) == outcome.shards
+    versions = pq.read_table(Path(outcome.version_dir) / "data", columns=["generator_version"]).column(0)
+    assert set(versions.to_pylist()) == {trained.generator_hash[:16]}
+    with np.load(checked.samples_path) as samples:
+        _, labels = load_numpy(Path(outcome.version_dir), "train")
+        np.testing.assert_array_equal(np.sort(labels), np.sort(samples["labels"][samples["accepted"]]))
+
+
+def test_publish_with_real_rows_adds_both_real_splits(ingested, trained, checked, tmp_path):
+    _, splits = load_snapshot(Path(ingested[0].snapshot_dir))
+    config = PublishConfig(output_root=tmp_path / "datasets", include_real=True)
+    outcome = publish_stage(ingested[0].snapshot_dir, checked.samples_path, config, trained.generator_hash, {}, LOGGER)
+    real = len(splits.train_labels) + len(splits.test_labels)
+    assert outcome.rows_per_source == {"synthetic": 50, "real": real}
+    assert outcome.rows == 50 + real
+
+
+def test_publish_of_no_accepted_samples_fails_and_writes_no_version(ingested, trained, checked, tmp_path):
+    with np.load(checked.samples_path) as samples:
+        arrays = {name: samples[name] for name in samples.files}
+    arrays["accepted"] = np.zeros_like(arrays["accepted"])
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    rejected = tmp_path / "samples.npz"
+    rejected.write_bytes(buffer.getvalue())
+    config = PublishConfig(output_root=tmp_path / "datasets")
+    with pytest.raises(ValueError, match="zero rows"):
+        publish_stage(ingested[0].snapshot_dir, str(rejected), config, trained.generator_hash, {}, LOGGER)
+    assert not list((tmp_path / "datasets").glob("*/v*"))
