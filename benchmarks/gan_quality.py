@@ -31,6 +31,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -229,15 +230,8 @@ def run_one(
             snapshots.append((step, time.perf_counter() - started, directory))
 
     logger.info("training %s seed %d for %d steps", name, seed, train_config.steps)
-    trained = train_gan(
-        splits.train_images,
-        splits.train_labels,
-        model_config,
-        train_config,
-        run_dir,
-        class_names=splits.class_names,
-        on_checkpoint=snapshot,
-    )
+    train = functools.partial(train_gan, class_names=splits.class_names, on_checkpoint=snapshot)
+    trained = train(splits.train_images, splits.train_labels, model_config, train_config, run_dir)
     train_seconds = trained.history[-1].elapsed_seconds if trained.history else 0.0
     in_run_rate = train_config.steps * train_config.batch_size / train_seconds if train_seconds else None
 
@@ -425,7 +419,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_report(results_dir: Path) -> None:
     """Writes summary.json, table.md, the CAS curve and one sample grid per run into ``results_dir``."""
-    from gan_core.gan.sampling import grid_png, load_generator
     from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json
 
     results = [
@@ -442,6 +435,8 @@ def write_report(results_dir: Path) -> None:
         key = f"{row['config']}-{row['budget']}-seed{row['seed']}"
         grid_path, generator_dir = results_dir / "grids" / f"{key}.png", results_dir / "runs" / key / "generator"
         if not grid_path.exists() and generator_dir.exists():
+            from gan_core.gan.sampling import grid_png, load_generator  # TensorFlow: only when there is a grid to draw
+
             grid_path.parent.mkdir(exist_ok=True)
             atomic_write_bytes(grid_path, grid_png(load_generator(generator_dir), seed=0))
     for group, entry in summary.items():

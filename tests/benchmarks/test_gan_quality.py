@@ -6,13 +6,13 @@ Training and CAS themselves are covered by gan_core's tests; nothing here depend
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.scripts import loaded_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gan_quality.py"
 
@@ -20,14 +20,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gan_quality.py"
 @pytest.fixture(scope="module")
 def gan_quality():
     """The script loaded as a module (benchmarks/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("benchmark_gan_quality", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with loaded_script(SCRIPT, "benchmark_gan_quality") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def test_every_named_configuration_resolves_to_valid_configs(gan_quality):

@@ -5,14 +5,14 @@ No assertion here depends on how fast anything ran.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import statistics
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.scripts import loaded_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "train_throughput.py"
 TINY_FLAGS = ["--quick", "--generator-width", "8", "--discriminator-width", "8", "--batch-size", "16"]
@@ -21,14 +21,8 @@ TINY_FLAGS = ["--quick", "--generator-width", "8", "--discriminator-width", "8",
 @pytest.fixture(scope="module")
 def benchmark_module():
     """The script loaded as a module (benchmarks/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("benchmark_train_throughput", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    try:
-        spec.loader.exec_module(module)
+    with loaded_script(SCRIPT, "benchmark_train_throughput") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 def test_quick_run_writes_both_arms_and_a_consistent_summary(benchmark_module, tmp_path, capsys):

@@ -5,12 +5,12 @@ No assertion here depends on how fast anything ran or on accuracy levels.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.scripts import loaded_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "utility_benchmark.py"
 TINY_FLAGS = [
@@ -23,14 +23,8 @@ TINY_FLAGS = [
 @pytest.fixture(scope="module")
 def benchmark_module():
     """The script loaded as a module (benchmarks/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("benchmark_utility", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with loaded_script(SCRIPT, "benchmark_utility") as module:
         yield module
-    finally:
-        sys.modules.pop(spec.name, None)
 
 
 @pytest.mark.slow  # trains a GAN, a judge and four classifiers (tiny, but tens of seconds)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.scripts import loaded_script
+
 from gan_core import publish
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,14 +19,8 @@ EXAMPLE = ROOT / "examples" / "train_classifier.py"
 CLASSES = [str(digit) for digit in range(10)]
 
 
-def _load_example():
-    spec = importlib.util.spec_from_file_location("train_classifier_example", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-example = _load_example()
+with loaded_script(EXAMPLE, "train_classifier_example") as example:
+    pass  # the module object stays usable after it leaves sys.modules
 
 
 def _patterns(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
