@@ -50,7 +50,12 @@ GENERATED_PER_CLASS = 1000  # enough that 800 per class survive rejection
 PROBE_STEPS = 40
 
 
-# Variants of the default profile tried for the README's table: (name, model fields, train fields).
+# The sweep's base: the defaults before the sweep chose new ones (embedding-concat G of width 32,
+# no mode seeking). Every variant names its fields relative to it, so a later change of the
+# defaults does not change what a variant name means.
+_BASE_MODEL = {"generator_arch": "concat", "generator_width": 32, "discriminator_width": 32}
+_BASE_TRAIN = {"mode_seeking_weight": 0.0}
+# Variants tried for the README's table: (name, model fields, train fields).
 _CONCAT = {"generator_arch": "concat"}
 _RESNET16 = {"generator_arch": "resnet", "generator_width": 16}
 _VARIANTS: tuple[tuple[str, dict, dict], ...] = (
@@ -87,15 +92,19 @@ def candidates() -> dict[str, dict]:
     from gan_core.config import TRAINING_PROFILES
 
     named = {name: {"profile": name, "model": {}, "train": {}} for name in TRAINING_PROFILES}
+
+    def variant(model: dict, train: dict) -> dict:
+        return {"profile": "default", "model": {**_BASE_MODEL, **model}, "train": {**_BASE_TRAIN, **train}}
+
     for name, model, train in _VARIANTS:
-        named[name] = {"profile": "default", "model": model, "train": train}
+        named[name] = variant(model, train)
     for base, model in (("concat-w32", _CONCAT), ("resnet-w16", _RESNET16)):
         for suffix, train in _SWITCHES:
-            named[f"{base}-{suffix}"] = {"profile": "default", "model": model, "train": train}
+            named[f"{base}-{suffix}"] = variant(model, train)
     switches = dict(_SWITCHES)
     for combination in _COMBINATIONS:
         train = {key: value for suffix in combination for key, value in switches[suffix].items()}
-        named["resnet-w16-" + "-".join(combination)] = {"profile": "default", "model": _RESNET16, "train": train}
+        named["resnet-w16-" + "-".join(combination)] = variant(_RESNET16, train)
     return named
 
 

@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from gan_core.config import ModelConfig
-from gan_core.gan.models import build_discriminator, build_generator
+from gan_core.gan.models import ConditionalBatchNorm, build_discriminator, build_generator
 
 TINY = ModelConfig(latent_dim=8, generator_width=8, discriminator_width=8)
 
@@ -16,12 +16,28 @@ def test_generator_maps_noise_and_label_to_bounded_float32_images():
     assert float(tf.reduce_max(tf.abs(images))) <= 1.0
 
 
-def test_generator_output_depends_on_the_label():
-    generator = build_generator(TINY)
+@pytest.mark.parametrize("arch", ["concat", "cbn", "resnet"])
+def test_generator_output_depends_on_the_label(arch):
+    generator = build_generator(TINY.model_copy(update={"generator_arch": arch}))
+    rng = np.random.default_rng(0)
+    # Conditional BatchNorm starts as plain BatchNorm (gain 1, bias 0 for every class), as in
+    # BigGAN; give the per-class rows distinct values so the label must matter.
+    for layer in generator.layers:
+        if isinstance(layer, ConditionalBatchNorm):
+            for embedding in (layer.gain, layer.bias):
+                embedding.set_weights([rng.normal(size=embedding.get_weights()[0].shape)])
     noise = tf.random.normal([1, 8], seed=1)
     zero = generator([noise, tf.constant([0])], training=False)
     seven = generator([noise, tf.constant([7])], training=False)
     assert not np.allclose(zero.numpy(), seven.numpy())
+
+
+def test_untrained_conditional_batchnorm_is_plain_batchnorm():
+    generator = build_generator(TINY.model_copy(update={"generator_arch": "cbn"}))
+    noise = tf.random.normal([1, 8], seed=1)
+    zero = generator([noise, tf.constant([0])], training=False)
+    seven = generator([noise, tf.constant([7])], training=False)
+    np.testing.assert_allclose(zero.numpy(), seven.numpy())
 
 
 @pytest.mark.parametrize("spectral_norm", [True, False])

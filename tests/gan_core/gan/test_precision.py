@@ -31,7 +31,11 @@ def test_float16_on_cpu_is_refused_with_the_reason():
 @pytest.mark.parametrize("policy, compute_dtype", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
 def test_mixed_policy_is_applied_to_variables_compute_and_outputs(policy, compute_dtype):
     trainer = ConditionalGanTrainer(TINY_MODEL, TrainConfig(batch_size=8), policy)
-    conv_layers = [layer for layer in trainer.generator.layers if isinstance(layer, keras.layers.Conv2DTranspose)]
+    conv_layers = [
+        layer
+        for layer in trainer.generator.layers
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose))
+    ]
     assert conv_layers and all(layer.compute_dtype == compute_dtype for layer in conv_layers)
     assert all(v.dtype == "float32" for v in trainer.generator.trainable_variables)
     assert all(v.dtype == "float32" for v in trainer.discriminator.trainable_variables)
