@@ -14,7 +14,7 @@ import pytest
 
 from gan_core import publish
 from gan_core.publish.versions import read_latest
-from tests.reliability.conftest import check_dataset, staging_leftovers, start_publisher
+from tests.reliability.conftest import check_dataset, staging_leftovers, start_publisher, wait_for
 
 RANDOM_KILLS = 50
 
@@ -59,10 +59,14 @@ def test_random_kills_never_leave_a_partial_version(tmp_path):
     killed_mid_write = 0
     published_before_kill = 0
     verified: set[int] = set()
+    ready = tmp_path / "ready"
+    ready.mkdir()
     for _ in range(RANDOM_KILLS):
-        worker = start_publisher(tmp_path, "random", "--count", "0")
-        # The worker imports for ~1 s, then publishes back to back; kill somewhere in there.
-        time.sleep(rng.uniform(0.3, 2.5))  # the random moment itself, not a synchronisation
+        worker = start_publisher(tmp_path, "random", "--count", "0", "--ready", str(ready))
+        # Once its imports are done the worker publishes back to back (a few versions a second
+        # here), so a random moment in the next second lands anywhere in a publish.
+        wait_for(lambda: (ready / str(worker.pid)).exists(), 120, "the publisher to finish importing", 0.01)
+        time.sleep(rng.uniform(0.0, 1.0))  # the random moment itself, not a synchronisation
         worker.send_signal(signal.SIGKILL)
         out, _ = worker.communicate(timeout=30)
         assert worker.returncode == -signal.SIGKILL
