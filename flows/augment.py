@@ -60,7 +60,7 @@ def build_configs(parameters: dict) -> dict:
         )
         model, train = profile_configs(p["profile"])
         # Parameters left empty keep the profile's value; the rest override it.
-        overrides = {"steps": p["steps"], "batch_size": p["batch_size"]}
+        overrides = {"steps": p["steps"], "batch_size": p["batch_size"], "checkpoint_every": p["checkpoint_every"]}
         overrides = {key: value for key, value in overrides.items() if value is not None}
         configs = {
             "data": DataConfig(
@@ -89,11 +89,11 @@ def build_configs(parameters: dict) -> dict:
             f"(batch_size {configs['train'].batch_size} x discriminator_steps {configs['train'].discriminator_steps}): "
             "lower batch_size or use more real images"
         )
-    for root in (configs["publish"].output_root, Path(p["work_root"])):
+    for name, root in (("output_root", configs["publish"].output_root), ("work_root", Path(p["work_root"]))):
         try:
             check_writable(root)
         except OSError as error:
-            raise AugmentParameterError(str(error)) from None
+            raise AugmentParameterError(f"{name}: {error}") from None
     return configs
 
 
@@ -109,6 +109,7 @@ def augment(
     profile: Literal[PROFILE_NAMES] = DEFAULT_PROFILE,
     steps: bounded(TrainConfig, "steps") | None = None,
     batch_size: bounded(TrainConfig, "batch_size") | None = None,
+    checkpoint_every: bounded(TrainConfig, "checkpoint_every") | None = None,
     precision: PrecisionPolicy = default_of(TrainConfig, "precision"),
     samples_per_class: bounded(QualityConfig, "samples_per_class") = default_of(QualityConfig, "samples_per_class"),
     judge_epochs: bounded(JudgeConfig, "epochs") = default_of(JudgeConfig, "epochs"),
@@ -141,6 +142,8 @@ def augment(
         steps: GAN generator steps; empty uses the profile's. The budget does not grow with the
             dataset size.
         batch_size: GAN batch size; empty uses the profile's.
+        checkpoint_every: Checkpoint every N steps; empty uses the profile's. A killed or
+            failed run loses at most this many steps when run again.
         precision: 'auto' picks mixed_float16 on GPU and float32 on CPU.
         samples_per_class: Synthetic samples generated per class before rejection.
         judge_epochs: Epochs for the judge classifier trained on real data.

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from flows.exit_codes import exit_code, one_line
 from flows.flow_cli import add_flow_arguments, run_parsed
 
 # Local runs start an ephemeral Prefect server; its 20-30 s default start timeout is too
@@ -47,8 +48,10 @@ def _show(arguments: argparse.Namespace) -> int:
         manifest = publish.read_manifest(version_dir)
         verified = publish.verify(version_dir) if arguments.verify else None
     except (OSError, ValueError, publish.PublishError) as error:
-        print(f"gan-augment show: {error}", file=sys.stderr)
-        return 2
+        # A bad --version is a parameter error (2); a missing or corrupt version is 7, a full disk 8.
+        code = exit_code(error) or (2 if isinstance(error, ValueError) else 7)
+        print(f"gan-augment: {one_line(error)}", file=sys.stderr)
+        return code
     if arguments.json:
         print(json.dumps(manifest, indent=2, sort_keys=True))
         return 0

@@ -111,17 +111,39 @@ def flow_parameters(flow_obj, arguments: argparse.Namespace, exclude: Sequence[s
 
 
 def run_parsed(flow_obj, arguments: argparse.Namespace, errors: tuple[type[BaseException], ...], prog: str) -> int:
-    """Runs the flow with parsed flags and prints its JSON summary; a user error exits 2 with one line."""
+    """Runs the flow with parsed flags and prints its JSON summary.
+
+    An expected failure ends with one line ``<prog>: <message>`` on stderr and the exit code of
+    its class (:mod:`flows.exit_codes`); its traceback goes to the Prefect run log only. The line
+    is printed at interpreter exit, after Prefect's own exit logs, so it is the last one. An
+    unexpected error (a bug) keeps its traceback. ``errors`` are further classes that mean
+    invalid parameters (exit 2).
+    """
+    import atexit
     import json
     import sys
 
     from prefect.exceptions import ParameterTypeError
 
+    from flows import child_guard
+    from flows.exit_codes import exit_code, one_line, quiet_console_tracebacks
+
+    child_guard.start()  # the temporary Prefect server must not outlive us, even after SIGKILL
+    quiet_console_tracebacks()
+    # Registered before the flow starts Prefect's temporary server, whose exit handler logs
+    # "Stopping temporary server": handlers run last-in first-out, so the error stays the last line.
+    last_line: list[str] = []
+    atexit.register(lambda: last_line and print(last_line[0], file=sys.stderr, flush=True))
     try:
         summary = flow_obj(**flow_parameters(flow_obj, arguments))
-    except (ParameterTypeError, *errors) as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-        return 2
+    except Exception as error:
+        code = exit_code(error)
+        if code is None and isinstance(error, (ParameterTypeError, *errors)):
+            code = 2
+        if code is None:
+            raise
+        last_line.append(f"{prog}: {one_line(error)}")
+        return code
     print(json.dumps(summary, indent=2, default=str))
     return 0
 

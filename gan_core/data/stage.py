@@ -10,6 +10,7 @@ from pathlib import Path
 from gan_core.config import DataConfig
 from gan_core.data.snapshot import ingest
 from gan_core.data.sources import describe_source
+from gan_core.data.splits import DataError
 from gan_core.io.fsutil import atomic_write_json
 from gan_core.io.hashing import payload_digest
 
@@ -51,9 +52,34 @@ def cached_snapshot_present(config: DataConfig, cache_root: Path) -> bool:
     return (snapshot_dir / "meta.json").exists()
 
 
+def check_every_class_present(counts: dict, source: str) -> None:
+    """Refuses training data that lacks a class: the GAN would still generate and label it.
+
+    A conditional GAN asked for a class it never saw produces images the judge cannot trust, and
+    publishing them under that label would be a lie, so absent classes are an error, not a
+    silent subset.
+
+    Raises:
+        DataError: naming the absent classes and the fix.
+    """
+    per_class = counts["train"]["per_class"]
+    missing = [name for name, count in per_class.items() if count == 0]
+    if missing:
+        raise DataError(
+            f"the training data from {source} has no images of class(es) {missing} (of {len(per_class)}); "
+            "every class must be present, since the GAN generates and labels all of them: use data with "
+            "every class, or a larger real_labeled_limit"
+        )
+
+
 def ingest_stage(config: DataConfig, cache_root: Path, logger: logging.Logger | logging.LoggerAdapter) -> IngestOutcome:
-    """Loads the real data into a fingerprinted snapshot under ``cache_root`` and indexes it."""
+    """Loads the real data into a fingerprinted snapshot under ``cache_root`` and indexes it.
+
+    Raises:
+        DataError: the data is unreadable, or lacks a class (``check_every_class_present``).
+    """
     snapshot = ingest(config, Path(cache_root))
+    check_every_class_present(snapshot.counts, snapshot.source_used)
     atomic_write_json(_index_path(config, Path(cache_root)), {"snapshot": str(snapshot.path.resolve())})
     logger.info(
         "snapshot %s from %s: %d train / %d test images (fingerprint %s)",

@@ -16,8 +16,11 @@ asking for more steps extends the run.
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
 import logging
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -33,11 +36,17 @@ from gan_core.gan.distribute import resolve_strategy
 from gan_core.gan.precision import resolve_precision
 from gan_core.gan.sampling import GRID_PER_CLASS, export_generator
 from gan_core.gan.trainer import ConditionalGanTrainer
+from gan_core.io.faults import fault_point, poisoned
 from gan_core.io.fsutil import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
 _EXTENDABLE_FIELDS = set(EXTENDABLE_TRAIN_FIELDS)
+# After a divergence the run rolls back to its last good checkpoint and retries once with both
+# learning rates multiplied by this; the factor is recorded in the run directory so a resumed
+# run keeps it.
+DIVERGENCE_LR_FACTOR = 0.1
+_DIVERGENCE_FILE = "divergence.json"
 
 
 class TrainingError(RuntimeError):
@@ -156,6 +165,28 @@ def _rewrite_history(path: Path, history: list[IntervalStats]) -> None:
     path.write_text("".join(json.dumps(asdict(row)) + "\n" for row in history))
 
 
+def _without_grappler_remapper(function):
+    """Runs ``function`` with TensorFlow's grappler remapper pass switched off.
+
+    The remapper tries to fuse D's LeakyReLU gradient through the spectral-norm layers, fails,
+    prints ``E0000 ... meta_optimizer.cc ... remapper failed: INVALID_ARGUMENT`` and drops its
+    rewrite of the training graph. Skipping the pass runs the same graph without the alarming
+    line; the previous setting comes back afterwards, so the judge and sampling keep it.
+    """
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        previous = tf.config.optimizer.get_experimental_options().get("remapping", True)
+        tf.config.optimizer.set_experimental_options({"remapping": False})
+        try:
+            return function(*args, **kwargs)
+        finally:
+            tf.config.optimizer.set_experimental_options({"remapping": previous})
+
+    return wrapper
+
+
+@_without_grappler_remapper
 def train_gan(
     images: np.ndarray,
     labels: np.ndarray,
@@ -195,16 +226,13 @@ def train_gan(
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_run_dir(run_dir, {"model": model_config.resolved(), "train": train_config.resolved()})
 
-    keras.utils.set_random_seed(train_config.seed)
-    trainer = ConditionalGanTrainer(model_config, train_config, policy, strategy or resolve_strategy())
-    manager = tf.train.CheckpointManager(
-        trainer.checkpoint(), run_dir / "checkpoints", max_to_keep=train_config.checkpoint_keep
-    )
-    if manager.latest_checkpoint:
-        trainer.checkpoint().restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logger.info("resuming %s from step %d (%s)", run_dir, int(trainer.step.numpy()), manager.latest_checkpoint)
+    divergence_path = run_dir / _DIVERGENCE_FILE
+    retried = divergence_path.exists()
+    if retried:
+        train_config = _lowered(train_config)
+        logger.warning("%s diverged before; resuming with learning rates x%s", run_dir, DIVERGENCE_LR_FACTOR)
+    trainer, manager = _start(model_config, train_config, policy, strategy, run_dir)
     resumed_from = int(trainer.step.numpy())
-    trainer.host_step = resumed_from
     history_path = run_dir / "history.jsonl"
     history = _read_history(history_path, resumed_from)
     _rewrite_history(history_path, history)
@@ -223,18 +251,46 @@ def train_gan(
         batch_images, batch_labels = next(batches)
         losses.append(trainer.train_step(batch_images, batch_labels))
         step += 1
+        if poisoned("train.step"):
+            _poison(trainer)
         at_checkpoint = step % train_config.checkpoint_every == 0 or step == train_config.steps
         if not (at_checkpoint or step % train_config.log_every == 0):
             continue
+        if not _finite(losses, trainer):
+            # Never checkpoint non-finite values: roll back to the last good checkpoint, once.
+            if retried:
+                raise TrainingError(
+                    f"training diverged again (non-finite losses or weights before step {step}) after rolling "
+                    f"back and lowering the learning rates x{DIVERGENCE_LR_FACTOR}; nothing was exported. "
+                    f"Lower generator_lr/discriminator_lr or enable r1_gamma; checkpoints in {run_dir} hold "
+                    "only finite values"
+                )
+            retried = True
+            train_config = _lowered(train_config)
+            atomic_write_json(divergence_path, {"diverged_before_step": step, "lr_factor": DIVERGENCE_LR_FACTOR})
+            trainer, manager = _start(model_config, train_config, policy, strategy, run_dir)
+            good = int(trainer.step.numpy())
+            logger.warning(
+                "training diverged before step %d (non-finite losses or weights); rolled back to step %d and "
+                "retrying with learning rates x%s (G %.3g, D %.3g)",
+                step, good, DIVERGENCE_LR_FACTOR, train_config.generator_lr, train_config.discriminator_lr,
+            )
+            history = _read_history(history_path, good)
+            _rewrite_history(history_path, history)
+            batches = iter(trainer.distribute(make_training_batches(images, labels, draw, train_config.seed, good)))
+            step, losses, interval_started = good, [], time.perf_counter()
+            continue
         stats = _interval_stats(losses, step, train_config, interval_started, elapsed_before + time.perf_counter() - started)
-        if at_checkpoint:
-            manager.save(checkpoint_number=step)
-            _log_grid(writer, trainer, step, grid_noise, grid_labels)
-            if on_checkpoint is not None:
-                on_checkpoint(step, trainer)
+        # History first: a crash right after the checkpoint must not lose this row, and a row
+        # past the last checkpoint is dropped on resume (_read_history).
         with open(history_path, "a") as handle:
             handle.write(json.dumps(asdict(stats)) + "\n")
         history.append(stats)
+        if at_checkpoint:
+            _save_checkpoint(manager, step, run_dir)
+            _log_grid(writer, trainer, step, grid_noise, grid_labels)
+            if on_checkpoint is not None:
+                on_checkpoint(step, trainer)
         _log_scalars(writer, stats)
         logger.info(
             "step %d/%d  D %.4f  G %.4f  %.0f img/s  (total %.1fs)",
@@ -252,6 +308,89 @@ def train_gan(
         extra={"steps": train_config.steps, "dtype_policy": policy},
     )
     return TrainResult(run_dir, generator_dir, generator_hash, policy, resumed_from, history)
+
+
+def _start(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    policy: str,
+    strategy: tf.distribute.Strategy | None,
+    run_dir: Path,
+) -> tuple[ConditionalGanTrainer, tf.train.CheckpointManager]:
+    """Builds the trainer and restores the run's last checkpoint, if any."""
+    keras.utils.set_random_seed(train_config.seed)
+    trainer = ConditionalGanTrainer(model_config, train_config, policy, strategy or resolve_strategy())
+    manager = tf.train.CheckpointManager(
+        trainer.checkpoint(), run_dir / "checkpoints", max_to_keep=train_config.checkpoint_keep
+    )
+    if manager.latest_checkpoint:
+        trainer.checkpoint().restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        # The checkpoint carries the optimizers' learning-rate variables; a lowered rate wins.
+        _set_learning_rates(trainer, train_config)
+        logger.info("resuming %s from step %d (%s)", run_dir, int(trainer.step.numpy()), manager.latest_checkpoint)
+    trainer.host_step = int(trainer.step.numpy())
+    return trainer, manager
+
+
+def _lowered(config: TrainConfig) -> TrainConfig:
+    return config.model_copy(
+        update={
+            "generator_lr": config.generator_lr * DIVERGENCE_LR_FACTOR,
+            "discriminator_lr": config.discriminator_lr * DIVERGENCE_LR_FACTOR,
+        }
+    )
+
+
+def _set_learning_rates(trainer: ConditionalGanTrainer, config: TrainConfig) -> None:
+    pairs = ((trainer.generator_optimizer, config.generator_lr), (trainer.discriminator_optimizer, config.discriminator_lr))
+    for optimizer, rate in pairs:
+        inner = getattr(optimizer, "inner_optimizer", optimizer)
+        if isinstance(inner.learning_rate, keras.Variable):  # a schedule is rebuilt from the config
+            inner.learning_rate.assign(rate)
+
+
+def _finite(losses, trainer: ConditionalGanTrainer) -> bool:
+    """Whether the interval's losses and every weight of G, D and the EMA G are finite."""
+    if not np.all(np.isfinite(np.array(losses, dtype=np.float64))):
+        return False
+    models = (trainer.generator, trainer.discriminator, trainer.ema_generator)
+    return all(
+        bool(tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(variable))))
+        for model in models
+        for variable in model.weights
+        if variable.dtype in ("float16", "bfloat16", "float32", "float64")
+    )
+
+
+def _poison(trainer: ConditionalGanTrainer) -> None:
+    """Fault injection (``train.step=nan``): G's first weight becomes NaN, as a blow-up would."""
+    variable = trainer.generator.trainable_variables[0]
+    variable.assign(tf.fill(variable.shape, float("nan")))
+
+
+def _save_checkpoint(manager: tf.train.CheckpointManager, step: int, run_dir: Path) -> None:
+    """Saves a checkpoint; a full disk becomes a TrainingError that says the last one is intact."""
+    try:
+        fault_point("train.checkpoint_write")
+        manager.save(checkpoint_number=step)
+    except (OSError, tf.errors.OpError) as exc:
+        disk_full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc)
+        if not disk_full:
+            raise
+        for partial in (run_dir / "checkpoints").glob(f"ckpt-{step}[._]*"):
+            # TF writes the data before the index, and the 'checkpoint' state file last, so the
+            # previous checkpoint is still the latest; remove what this attempt left behind.
+            if partial.is_dir():
+                shutil.rmtree(partial, ignore_errors=True)
+            else:
+                partial.unlink(missing_ok=True)
+        cause = exc if isinstance(exc, OSError) else OSError(errno.ENOSPC, str(exc))
+        raise TrainingError(
+            f"the disk is full: could not write the checkpoint for step {step} in {run_dir / 'checkpoints'}. "
+            f"The previous checkpoint ({manager.latest_checkpoint or 'none yet'}) is intact; free some space "
+            "and run the same command again to resume from it"
+        ) from cause
+    fault_point("train.checkpoint_saved")
 
 
 def _interval_stats(losses, step: int, config: TrainConfig, interval_started: float, elapsed: float) -> IntervalStats:

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import tensorflow as tf
 
 from gan_core.imaging import decode_png
-from gan_core.publish import MANIFEST_FILE, SOURCES, read_manifest, resolve_version
+from gan_core.publish import MANIFEST_FILE, SOURCES, read_manifest, resolve_version, verify
 
 logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
 
@@ -132,6 +132,7 @@ def make_dataset(
     repeat: bool = False,
     shuffle_buffer: int = 10_000,
     real_share: float | None = None,
+    check_integrity: bool = True,
 ) -> tf.data.Dataset:
     """Builds a tf.data pipeline over one split of a published version.
 
@@ -151,6 +152,9 @@ def make_dataset(
             the synthetic rows otherwise, so a small real set is not drowned by thousands of
             samples (the utility benchmark mixes at 0.5). The dataset then repeats forever:
             needs ``repeat=True`` and both sources (publish with ``include_real``).
+        check_integrity: Re-hash every shard against the manifest first (``verify``), so a
+            tampered, truncated or incomplete version fails here with the bad file named,
+            not halfway through an epoch. About 30 ms per 10 MB shard.
 
     Returns:
         Dataset of ``(images float32 (B, 28, 28, 1) in [0, 1], labels int64 (B,))``.
@@ -158,8 +162,11 @@ def make_dataset(
     Raises:
         ValueError: Unknown split or source, or a bad argument.
         FileNotFoundError: ``version_dir`` holds no published version.
+        PublishError: The version fails verification (``check_integrity``).
     """
     version_dir = _version_dir(version_dir)
+    if check_integrity:
+        verify(version_dir)
     manifest = read_manifest(version_dir)
     _check_split(manifest, split, version_dir)
     sources = _check_filters(sources, min_confidence)

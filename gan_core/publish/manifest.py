@@ -3,6 +3,7 @@ it records."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -38,8 +39,12 @@ RESERVED_MANIFEST_KEYS = frozenset(
         "rows_per_split_source",
         "shards",
         "arrow_schema",
+        "manifest_sha256",
     }
 )
+# The manifest's own digest: sha256 of its canonical JSON without this key, so verify notices an
+# edited manifest. Versions published before it existed carry no digest and skip that check.
+MANIFEST_DIGEST_KEY = "manifest_sha256"
 
 
 def read_manifest(version_dir: Path) -> dict:
@@ -103,6 +108,12 @@ def _json_default(value: Any) -> Any:
 
 def dump_json(payload: Any) -> str:
     return json.dumps(payload, indent=2, sort_keys=True, default=_json_default, allow_nan=False) + "\n"
+
+
+def manifest_digest(manifest: dict) -> str:
+    """Returns the sha256 of ``manifest``'s canonical JSON, leaving out its own digest."""
+    body = {key: value for key, value in manifest.items() if key != MANIFEST_DIGEST_KEY}
+    return hashlib.sha256(dump_json(body).encode()).hexdigest()
 
 
 def check_manifest_fields(manifest_fields: dict) -> dict:

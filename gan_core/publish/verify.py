@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gan_core.io.hashing import sha256_file
-from gan_core.publish.manifest import read_manifest
-from gan_core.publish.schema import DATA_DIR, MANIFEST_FILE, PublishError
+from gan_core.publish.manifest import MANIFEST_DIGEST_KEY, manifest_digest, read_manifest
+from gan_core.publish.schema import MANIFEST_FILE, PublishError
 
 
 def verify(version_dir: Path) -> dict:
@@ -29,6 +29,12 @@ def verify(version_dir: Path) -> dict:
         f"restore {version_dir.name} from a backup or publish the data again as a new version "
         "(published versions are never edited in place)"
     )
+    recorded = manifest.get(MANIFEST_DIGEST_KEY)
+    if recorded is not None and recorded != manifest_digest(manifest):
+        raise PublishError(
+            f"{version_dir / MANIFEST_FILE} was edited after publishing (its content no longer matches "
+            f"its {MANIFEST_DIGEST_KEY}); {fix}"
+        )
     try:
         shards = list(manifest["shards"])
         expected_split_rows = dict(manifest["rows_per_split"])
@@ -39,6 +45,8 @@ def verify(version_dir: Path) -> dict:
     total_bytes = 0
     for shard in shards:
         relative = shard["path"]
+        if not isinstance(relative, str) or relative.startswith("/") or ".." in relative.split("/"):
+            raise PublishError(f"shard path {relative!r} in the manifest points outside {version_dir}; {fix}")
         listed.add(relative)
         path = version_dir / relative
         if not path.is_file():
@@ -58,9 +66,9 @@ def verify(version_dir: Path) -> dict:
             raise PublishError(f"shard {relative} has {rows} rows, the manifest says {shard['rows']}; {fix}")
         split_rows[shard["split"]] += rows
         total_bytes += size
-    present = {
-        path.relative_to(version_dir).as_posix() for path in (version_dir / DATA_DIR).rglob("*") if path.is_file()
-    }
+    # Anything but the manifest and its shards is foreign, in data/ or beside the manifest.
+    present = {path.relative_to(version_dir).as_posix() for path in version_dir.rglob("*") if not path.is_dir()}
+    present.discard(MANIFEST_FILE)
     extra = sorted(present - listed)
     if extra:
         raise PublishError(

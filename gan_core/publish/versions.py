@@ -6,12 +6,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from gan_core.io.fsutil import atomic_write_bytes
 from gan_core.publish.schema import MANIFEST_FILE, PublishError
@@ -19,7 +22,10 @@ from gan_core.publish.schema import MANIFEST_FILE, PublishError
 logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
 
 LATEST_FILE = "LATEST"
+LOCK_FILE = ".lock"
 _VERSION_PATTERN = re.compile(r"^v(\d{4,})$")
+# Leftovers of a publisher killed mid-way: a staging or rollback directory, or a LATEST temp file.
+_STALE_PATTERN = re.compile(r"^\.(v\d{4,}\.(tmp|rollback)|LATEST\.tmp)\.[0-9a-f]{32}$")
 
 
 def version_name(version: int) -> str:
@@ -119,3 +125,43 @@ def point_latest(dataset_dir: Path, final: Path, version: int) -> None:
                 "so nothing was published. Fix the cause and publish again"
             ) from exc
         raise
+
+
+@contextmanager
+def dataset_lock(dataset_dir: Path) -> Iterator[None]:
+    """Holds an exclusive ``flock`` on ``<dataset_dir>/.lock`` for one publish transaction.
+
+    Publishers pick a number, stage, rename and move LATEST under the lock, so two of them can
+    never interleave a read and a write of LATEST. The kernel drops the lock when its holder
+    dies, even by SIGKILL, so a crashed publisher never blocks the next one.
+    """
+    dataset_dir = Path(dataset_dir)
+    dataset_dir.mkdir(parents=True, exist_ok=True)
+    with open(dataset_dir / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def remove_stale_staging(dataset_dir: Path) -> list[str]:
+    """Deletes what killed publishers left behind (hidden staging dirs, LATEST temp files).
+
+    Call it only while holding :func:`dataset_lock`: then no live publisher owns any of them.
+    Readers never see these entries either way (they are hidden and never match ``vNNNN``).
+
+    Returns:
+        The names removed.
+    """
+    removed = []
+    for entry in Path(dataset_dir).iterdir():
+        if _STALE_PATTERN.match(entry.name):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry.name)
+    if removed:
+        logger.warning("removed %d leftover(s) of interrupted publishes in %s: %s", len(removed), dataset_dir, removed)
+    return removed

@@ -29,12 +29,20 @@ import pyarrow.parquet as pq
 import gan_core
 from gan_core.config import _DATASET_NAME_PATTERN
 from gan_core.imaging import encode_pngs
+from gan_core.io.faults import fault_point
 from gan_core.io.fsutil import staged_directory
 from gan_core.io.hashing import sha256_file
-from gan_core.publish.manifest import check_manifest_fields, dump_json, git_commit
+from gan_core.publish.manifest import MANIFEST_DIGEST_KEY, check_manifest_fields, dump_json, git_commit, manifest_digest
 from gan_core.publish.rows import CheckedPart, Rows, assign_sample_ids, check_class_names, check_part
 from gan_core.publish.schema import COMPRESSION, DATA_DIR, IMAGE_SHAPE, MANIFEST_FILE, SCHEMA_VERSION, SOURCES, PublishError, arrow_schema
-from gan_core.publish.versions import list_versions, point_latest, read_latest, version_name
+from gan_core.publish.versions import (
+    dataset_lock,
+    list_versions,
+    point_latest,
+    read_latest,
+    remove_stale_staging,
+    version_name,
+)
 
 logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
 
@@ -140,9 +148,12 @@ def _write_version(
                     "sha256": sha256_file(path),
                 }
             )
+            fault_point("publish.shard_written")
     manifest = {**manifest_head, "shards": shards}
+    manifest[MANIFEST_DIGEST_KEY] = manifest_digest(manifest)
     text = dump_json(manifest)
     (staging / MANIFEST_FILE).write_text(text)
+    fault_point("publish.staged")
     return json.loads(text)
 
 
@@ -163,6 +174,47 @@ def _space_error(exc: OSError, target: Path, needed: int) -> PublishError:
         f"{needed:,} bytes and {free}. Nothing was published (the partial version was removed "
         "and LATEST is unchanged); free some space or choose another output_root, then publish again"
     )
+
+
+def _claim_and_write(
+    dataset_dir: Path, tables: dict[str, pa.Table], rows_per_shard: int, head: dict, needed: int
+) -> tuple[Path, int, dict]:
+    """Stages the version under the next free number and renames it into place."""
+    version = 0
+    for _ in range(_MAX_VERSION_ATTEMPTS):
+        # Never reuse a number LATEST has pointed to, even if its directory was deleted, and
+        # always move past a number that turned out to be taken.
+        version = max(version, *list_versions(dataset_dir), read_latest(dataset_dir) or 0) + 1
+        final = dataset_dir / version_name(version)
+        head.update(
+            version=version,
+            version_name=final.name,
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        try:
+            with staged_directory(final) as staging:
+                manifest = _write_version(staging, tables, rows_per_shard, head)
+        except OSError as exc:
+            # FileExistsError from staged_directory, or ENOTEMPTY from the rename: another
+            # publisher (or a stray entry) took this name. Try the next number, never overwrite.
+            taken = isinstance(exc, FileExistsError) or exc.errno in (errno.EEXIST, errno.ENOTEMPTY)
+            if taken and final.exists():
+                logger.warning("%s already exists; trying the next version number", final)
+                continue
+            if exc.errno in _SPACE_ERRNOS:
+                raise _space_error(exc, dataset_dir, needed) from exc
+            exc.add_note(f"nothing was published to {dataset_dir}")
+            raise
+        except Exception as exc:
+            exc.add_note(f"nothing was published to {dataset_dir}")
+            raise
+        break
+    else:
+        raise PublishError(
+            f"could not claim a new version number in {dataset_dir} after {_MAX_VERSION_ATTEMPTS} "
+            "attempts (other publishers keep taking them); nothing was published, try again"
+        )
+    return final, version, manifest
 
 
 def publish_version(
@@ -236,41 +288,12 @@ def publish_version(
         **_counts(checked, names),
         **extra_fields,
     }
-    version = 0
-    for _ in range(_MAX_VERSION_ATTEMPTS):
-        # Never reuse a number LATEST has pointed to, even if its directory was deleted, and
-        # always move past a number that turned out to be taken.
-        version = max(version, *list_versions(dataset_dir), read_latest(dataset_dir) or 0) + 1
-        final = dataset_dir / version_name(version)
-        head.update(
-            version=version,
-            version_name=final.name,
-            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        )
-        try:
-            with staged_directory(final) as staging:
-                manifest = _write_version(staging, tables, rows_per_shard, head)
-        except OSError as exc:
-            # FileExistsError from staged_directory, or ENOTEMPTY from the rename: another
-            # publisher (or a stray entry) took this name. Try the next number, never overwrite.
-            taken = isinstance(exc, FileExistsError) or exc.errno in (errno.EEXIST, errno.ENOTEMPTY)
-            if taken and final.exists():
-                logger.warning("%s already exists; trying the next version number", final)
-                continue
-            if exc.errno in _SPACE_ERRNOS:
-                raise _space_error(exc, dataset_dir, needed) from exc
-            exc.add_note(f"nothing was published to {dataset_dir}")
-            raise
-        except Exception as exc:
-            exc.add_note(f"nothing was published to {dataset_dir}")
-            raise
-        break
-    else:
-        raise PublishError(
-            f"could not claim a new version number in {dataset_dir} after {_MAX_VERSION_ATTEMPTS} "
-            "attempts (other publishers keep taking them); nothing was published, try again"
-        )
-    point_latest(dataset_dir, final, version)
+    # One publisher at a time per dataset: the number, the rename and LATEST move together.
+    with dataset_lock(dataset_dir):
+        remove_stale_staging(dataset_dir)
+        final, version, manifest = _claim_and_write(dataset_dir, tables, rows_per_shard, head, needed)
+        fault_point("publish.before_latest")
+        point_latest(dataset_dir, final, version)
     logger.info(
         "published %s: %d rows in %d shards (%s bytes)",
         final,

@@ -37,10 +37,13 @@ class GateCheck:
     op: Op
     passed: bool
     source_metric: str | None = None
+    note: str | None = None
 
     @property
     def message(self) -> str:
         """A human-readable line, e.g. 'label_fidelity 0.412 < min 0.900'."""
+        if self.note is not None:
+            return self.note
         bound = "min" if self.op == ">=" else "max"
         if self.value is None:
             fix = (
@@ -103,4 +106,13 @@ def apply_gate(values: dict[str, float], thresholds: GateThresholds) -> GateResu
         else:
             passed = value >= threshold if op == ">=" else value <= threshold
         checks.append(GateCheck(key, None if value is None else float(value), float(threshold), op, passed, source))
+    if values.get("acceptance_rate") == 0 and not any(c.name == "acceptance_rate" and not c.passed for c in checks):
+        # Zero accepted rows leave nothing to publish, so this fails even with the check off.
+        threshold = thresholds.min_acceptance_rate or 0.0
+        checks = [check for check in checks if check.name != "acceptance_rate"]
+        note = (
+            f"acceptance_rate 0.000 < min {threshold:.3f} and no sample was accepted: there is nothing to publish "
+            "(zero accepted fails even with min_acceptance_rate off); lower min_confidence or train longer"
+        )
+        checks.append(GateCheck("acceptance_rate", 0.0, float(threshold), ">=", False, None, note))
     return GateResult(passed=all(check.passed for check in checks), checks=checks)
