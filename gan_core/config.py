@@ -165,6 +165,11 @@ class JudgeConfig(_Config):
     seed: int = Field(default=0, ge=0)
 
 
+def _fraction(default: float | None, description: str):
+    """A threshold that is a share, in [0, 1]."""
+    return Field(default=default, ge=0, le=1, description=description)
+
+
 class GateThresholds(_Config):
     """Quality bar a run must clear before anything is published.
 
@@ -172,26 +177,20 @@ class GateThresholds(_Config):
     is on but whose metric was not computed fails the gate instead of passing silently.
     """
 
-    min_confidence: float = Field(
-        default=0.9,
-        ge=0,
-        le=1,
-        description="Per-sample rejection: drop samples whose judge confidence in their label is lower.",
+    min_confidence: float = _fraction(
+        0.9,
+        "Per-sample rejection: drop samples whose judge confidence in their label is lower.",
     )
-    max_label_fidelity_gap: float | None = Field(
-        default=0.1,
-        ge=0,
-        le=1,
-        description=(
+    max_label_fidelity_gap: float | None = _fraction(
+        0.1,
+        (
             "The judge's accuracy on the conditioned labels (before rejection) may fall at most this far "
             "below its accuracy on real test: relative, so it holds for datasets harder than MNIST."
         ),
     )
-    max_second_judge_gap: float | None = Field(
-        default=0.03,
-        ge=0,
-        le=1,
-        description=(
+    max_second_judge_gap: float | None = _fraction(
+        0.03,
+        (
             "A second judge that did no rejection (another architecture) must agree with the accepted rows' "
             "labels to within this of its own accuracy on real test."
         ),
@@ -201,26 +200,20 @@ class GateThresholds(_Config):
         gt=0,
         description="FID(synthetic, real test) may be at most this multiple of FID(real train, real test).",
     )
-    max_memorization_rate: float | None = Field(
-        default=0.05,
-        ge=0,
-        le=1,
-        description="Share of samples closer to a train image than the 1st percentile of test-to-train distances.",
+    max_memorization_rate: float | None = _fraction(
+        0.05,
+        "Share of samples closer to a train image than the 1st percentile of test-to-train distances.",
     )
-    min_coverage: float | None = Field(
-        default=0.5,
-        ge=0,
-        le=1,
-        description="Coverage (Naeem et al. 2020) of real test by the samples: catches within-class mode collapse.",
+    min_coverage: float | None = _fraction(
+        0.5,
+        "Coverage (Naeem et al. 2020) of real test by the samples: catches within-class mode collapse.",
     )
     min_acceptance_rate: float | None = Field(
         default=0.5, ge=0, le=1, description="Share of samples that must survive rejection."
     )
-    min_judge_accuracy: float | None = Field(
-        default=0.85,
-        ge=0,
-        le=1,
-        description="Floor on the judge's own accuracy on real test: below it, its scores are not worth gating on.",
+    min_judge_accuracy: float | None = _fraction(
+        0.85,
+        "Floor on the judge's own accuracy on real test: below it, its scores are not worth gating on.",
     )
 
 
