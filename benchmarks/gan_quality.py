@@ -463,14 +463,14 @@ def markdown_table(summary: dict) -> str:
         return f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if len(entry["seeds"]) > 1 else "")
 
     lines = [
-        "| config | budget | seeds | steps | train min | CAS | CAS gap (pt) | 2nd judge agreement / accuracy "
+        "| config | seeds | steps | train min | CAS | CAS gap (pt) | 2nd judge agreement / accuracy "
         "| recall | coverage | precision | FID ratio | C_T |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for group, entry in sorted(summary.items(), key=lambda item: -item[1]["cas"]["mean"]):
-        config, budget = group.rsplit("-", 1)
+        config = group.rsplit("-", 1)[0]
         lines.append(
-            f"| {config} | {budget} | {len(entry['seeds'])} | {entry['steps']} | {cell(entry, 'train_minutes', digits=1)} "
+            f"| {config} | {len(entry['seeds'])} | {entry['steps']} | {cell(entry, 'train_minutes', digits=1)} "
             f"| {cell(entry, 'cas')} | {cell(entry, 'cas_gap', 100, 1)} "
             f"| {cell(entry, 'second_judge_agreement')} / {cell(entry, 'second_judge_accuracy')} "
             f"| {cell(entry, 'recall')} | {cell(entry, 'coverage')} | {cell(entry, 'precision')} "

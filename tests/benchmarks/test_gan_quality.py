@@ -75,7 +75,7 @@ def test_summary_and_table_average_over_seeds(gan_quality):
     assert summary["b-100steps"]["cas"]["std"] == 0.0
     assert "cas_raw" not in summary["a-100steps"]  # never measured, so not reported as 0
     table = gan_quality.markdown_table(summary).splitlines()
-    assert table[2].startswith("| b | 100steps | 1 | 100 |")  # best CAS first
+    assert table[2].startswith("| b | 1 | 100 |")  # best CAS first
     assert "| 0.910 ± 0.014 |" in table[3] and "| 7.0 ± 1.4 |" in table[3]
 
 

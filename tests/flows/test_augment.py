@@ -166,5 +166,8 @@ def test_failed_gate_fails_the_flow_and_publishes_nothing(prefect_harness, tmp_p
         augment(**_tiny(tmp_path))  # 20 steps on 512 images: an untrained generator
     message = str(failure.value)
     assert "nothing was published" in message
-    assert "label_fidelity_gap" in message and "> max 0.100" in message
+    # A one-epoch judge on 512 images is near chance, so the relative label check cannot blame
+    # the generator for the judge's errors; the floor on the judge and the empty acceptance do.
+    assert "judge_accuracy 0." in message and "< min 0.850" in message
+    assert "acceptance_rate 0.000 < min 0.500" in message
     assert not (tmp_path / "datasets" / "tiny").exists() or not publish.list_versions(tmp_path / "datasets" / "tiny")
