@@ -7,6 +7,8 @@ Training and CAS themselves are covered by gan_core's tests; nothing here depend
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +85,11 @@ def test_report_writes_summary_table_and_curve(gan_quality, tmp_path):
     row = _result("a", 0, 0.9, 0.6)
     row["curve"] = [{"step": 50, "train_minutes": 0.5, "cas": 0.8}, {"step": 100, "train_minutes": 1.0, "cas": 0.9}]
     (tmp_path / "a-100steps-seed0.json").write_text(json.dumps(row))
-    gan_quality.write_report(tmp_path)
+    # The real command line, in its own process (it configures logging and matplotlib).
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--report", "--results-dir", str(tmp_path)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((tmp_path / "summary.json").read_text())["a-100steps"]["cas"]["mean"] == 0.9
     assert (tmp_path / "table.md").read_text().count("\n") == 3
     assert (tmp_path / "cas_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
