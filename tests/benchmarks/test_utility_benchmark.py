@@ -6,6 +6,9 @@ No assertion here depends on how fast anything ran or on accuracy levels.
 from __future__ import annotations
 
 import json
+import sys
+import subprocess
+import os
 from pathlib import Path
 
 import pytest
@@ -28,12 +31,18 @@ def benchmark_module():
 
 
 @pytest.mark.slow  # trains a GAN, a judge and four classifiers (tiny, but tens of seconds)
-def test_quick_run_writes_json_and_png(benchmark_module, prefect_harness, tmp_path, capsys):
+def test_quick_run_writes_json_and_png(tmp_path):
+    # The real command in its own process: the CLI sets up Prefect logging and exit handlers that
+    # must not leak into the test session.
     results = tmp_path / "results"
-    returned = benchmark_module.main([*TINY_FLAGS, "--results-dir", str(results), "--work-root", str(tmp_path / "work")])
+    environment = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ""}
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *TINY_FLAGS, "--results-dir", str(results), "--work-root", str(tmp_path / "work")],
+        capture_output=True, text=True, env=environment, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
 
     document = json.loads((results / "utility_quick.json").read_text())
-    assert document == json.loads(json.dumps(returned))
     assert (results / "utility_quick.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (results / "utility-quick" / "experiments" / "n20-seed0.json").exists()
     assert document["config"]["gan_steps"] == 2 and document["config"]["synthetic_per_class"] == 5
@@ -42,21 +51,26 @@ def test_quick_run_writes_json_and_png(benchmark_module, prefect_harness, tmp_pa
     assert document["experiment_seconds"]["total"] > 0 and document["wall_seconds"] > 0
     assert document["machine"]["nproc"] >= 1
     assert "evaluate-augmentation" in document["runner"]
-    assert "(d) real + synthetic + classic aug" in capsys.readouterr().out
+    assert "(d) real + synthetic + classic aug" in done.stdout
+
+
+def _run(tmp_path, *flags):
+    environment = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ""}
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *TINY_FLAGS, *flags], capture_output=True, text=True, env=environment, timeout=600
+    )
 
 
 @pytest.mark.parametrize(("flags", "message"), [(["--sizes", "ten"], "bad size"), (["--seeds", "x"], "invalid int")])
-def test_bad_flags_are_refused(benchmark_module, tmp_path, capsys, flags, message):
-    with pytest.raises(SystemExit) as exit_info:
-        benchmark_module.main([*TINY_FLAGS, *flags, "--results-dir", str(tmp_path)])
-    assert exit_info.value.code == 2
-    assert message in capsys.readouterr().err
+def test_bad_flags_are_refused(tmp_path, flags, message):
+    done = _run(tmp_path, *flags, "--results-dir", str(tmp_path))
+    assert done.returncode == 2
+    assert message in done.stderr
     assert not (tmp_path / "utility_quick.json").exists()
 
 
-def test_out_of_range_budget_is_refused_before_training(benchmark_module, prefect_harness, tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        benchmark_module.main([*TINY_FLAGS, "--sizes", "5", "--results-dir", str(tmp_path), "--work-root", str(tmp_path / "w")])
-    assert exit_info.value.code == 2
-    assert "N >= 10" in capsys.readouterr().err
+def test_out_of_range_budget_is_refused_before_training(tmp_path):
+    done = _run(tmp_path, "--sizes", "5", "--results-dir", str(tmp_path), "--work-root", str(tmp_path / "w"))
+    assert done.returncode == 2
+    assert "N >= 10" in done.stderr
     assert not (tmp_path / "w" / "utility").exists()
