@@ -128,7 +128,7 @@ def isolated_rate(model_config, train_config, images, labels, steps: int = PROBE
     """Median img/s of the bare training step (no checkpoints, logs or grids) in this process."""
     import tensorflow as tf
 
-    from gan_core.gan.train import make_training_batches
+    from gan_core.gan.batches import make_training_batches
     from gan_core.gan.trainer import ConditionalGanTrainer
 
     trainer = ConditionalGanTrainer(model_config, train_config.model_copy(update={"precision": "float32"}), "float32")

@@ -196,7 +196,7 @@ def build_project(model_config, train_config, dtype_policy: str, images, labels)
     """The project's trainer and input pipeline, as ``train_gan`` drives them."""
     from gan_core.gan.diffaugment import parse_policy
     from gan_core.gan.precision import needs_loss_scaling
-    from gan_core.gan.train import make_training_batches
+    from gan_core.gan.batches import make_training_batches
     from gan_core.gan.trainer import ConditionalGanTrainer
 
     trainer = ConditionalGanTrainer(model_config, train_config, dtype_policy)

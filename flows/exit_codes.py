@@ -31,7 +31,7 @@ _EXPECTED: tuple[tuple[str, str, int], ...] = (
     ("gan_core.gan.precision", "PrecisionError", 4),
     ("gan_core.gan.distribute", "DistributeError", 4),
     ("gan_core.quality.gate", "GateFailed", 5),
-    ("gan_core.gan.train", "TrainingError", 6),
+    ("gan_core.gan.run_state", "TrainingError", 6),
     ("gan_core.publish.schema", "PublishError", 7),
 )
 DISK_FULL = 8

@@ -9,20 +9,17 @@ The budget is a number of generator steps, so it does not grow with the dataset.
 directory holds ``config.json`` (the resolved configs), ``checkpoints/`` (every
 ``checkpoint_every`` steps, the last N kept), ``history.jsonl`` (one line per ``log_every``
 steps), ``tensorboard/`` and, once training is complete, ``generator/`` (the exported EMA
-generator). Calling ``train_gan`` again on the same directory resumes from the last checkpoint;
+generator); :mod:`gan_core.gan.run_state` owns that layout. Calling ``train_gan`` again on the same directory resumes from the last checkpoint;
 asking for more steps extends the run.
 """
 
 
 from __future__ import annotations
 
-import errno
 import functools
-import json
 import logging
-import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -31,40 +28,27 @@ import numpy as np
 import tensorflow as tf
 
 from gan_core import imaging
-from gan_core.config import EXTENDABLE_TRAIN_FIELDS, ModelConfig, TrainConfig
+from gan_core.config import ModelConfig, TrainConfig
+from gan_core.gan.batches import make_training_batches
 from gan_core.gan.distribute import resolve_strategy
+from gan_core.gan.divergence import DIVERGENCE_FILE, DIVERGENCE_LR_FACTOR, all_finite, lowered, poison, set_learning_rates
 from gan_core.gan.precision import resolve_precision
+from gan_core.gan.run_state import (
+    IntervalStats,
+    TrainingError,
+    append_history,
+    check_run_dir,
+    read_history,
+    rewrite_history,
+    save_checkpoint,
+)
 from gan_core.gan.sampling import GRID_PER_CLASS, export_generator
 from gan_core.gan.trainer import ConditionalGanTrainer
-from gan_core.io.faults import fault_point, poisoned
+from gan_core.io.faults import poisoned
 from gan_core.io.fsutil import atomic_write_json
 
 logger = logging.getLogger(__name__)
 
-_EXTENDABLE_FIELDS = set(EXTENDABLE_TRAIN_FIELDS)
-# After a divergence the run rolls back to its last good checkpoint and retries once with both
-# learning rates multiplied by this; the factor is recorded in the run directory so a resumed
-# run keeps it.
-DIVERGENCE_LR_FACTOR = 0.1
-_DIVERGENCE_FILE = "divergence.json"
-
-
-class TrainingError(RuntimeError):
-    """Training cannot start or continue; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class IntervalStats:
-    """What the steps since the previous log line did."""
-
-    step: int
-    steps: int
-    interval_steps: int
-    discriminator_loss: float
-    generator_loss: float
-    images_per_second: float
-    interval_seconds: float
-    elapsed_seconds: float
 
 
 @dataclass(frozen=True)
@@ -77,34 +61,6 @@ class TrainResult:
     dtype_policy: str
     resumed_from_step: int
     history: list[IntervalStats]
-
-
-def make_training_batches(
-    images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int, start_step: int = 0
-) -> tf.data.Dataset:
-    """Endless (image in [-1, 1], label) batches, reshuffled every pass, starting at ``start_step``.
-
-    Pass ``e`` is shuffled with seed ``seed + e``, so a run resumed at any step sees the batches
-    an uninterrupted run would have seen.
-    """
-    per_pass = len(images) // batch_size
-    first_pass, offset = divmod(start_step, per_pass)
-    all_images = tf.constant(images)
-    all_labels = tf.constant(labels.astype(np.int32))
-
-    def one_pass(index: tf.Tensor) -> tf.data.Dataset:
-        # A stateless shuffle keyed on (seed, pass): no hidden RNG state to checkpoint.
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(len(images), dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), index])
-        )
-        return tf.data.Dataset.from_tensor_slices(tf.reshape(order[: per_pass * batch_size], [per_pass, batch_size]))
-
-    def gather(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        pixels = tf.cast(tf.gather(all_images, rows), tf.float32)[..., None]
-        return (pixels - 127.5) / 127.5, tf.gather(all_labels, rows)
-
-    dataset = tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass).skip(offset)
-    return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def validate_training_data(
@@ -128,41 +84,6 @@ def validate_training_data(
             f"are only {len(images)}: lower batch_size or discriminator_steps"
         )
     return images, labels
-
-
-def _check_run_dir(run_dir: Path, resolved: dict) -> None:
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        atomic_write_json(config_path, resolved)
-        return
-    previous = json.loads(config_path.read_text())
-
-    def fixed(configs: dict) -> dict:
-        return {
-            section: {k: v for k, v in values.items() if k not in _EXTENDABLE_FIELDS}
-            for section, values in configs.items()
-        }
-
-    if fixed(previous) != fixed(resolved):
-        raise TrainingError(
-            f"{run_dir} holds a run with a different configuration; resume needs the same settings "
-            f"(only {sorted(_EXTENDABLE_FIELDS)} may change). Use another run directory or delete this one."
-        )
-    atomic_write_json(config_path, resolved)
-
-
-def _read_history(path: Path, up_to_step: int) -> list[IntervalStats]:
-    if not path.exists():
-        return []
-    rows = [IntervalStats(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
-    # A crash between a log line and the next checkpoint leaves rows past it; the checkpoint is
-    # the truth, so keep one row per step up to it.
-    by_step = {row.step: row for row in rows if row.step <= up_to_step}
-    return [by_step[step] for step in sorted(by_step)]
-
-
-def _rewrite_history(path: Path, history: list[IntervalStats]) -> None:
-    path.write_text("".join(json.dumps(asdict(row)) + "\n" for row in history))
 
 
 def _without_grappler_remapper(function):
@@ -224,18 +145,18 @@ def train_gan(
     policy = dtype_policy or resolve_precision(train_config.precision)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    _check_run_dir(run_dir, {"model": model_config.resolved(), "train": train_config.resolved()})
+    check_run_dir(run_dir, {"model": model_config.resolved(), "train": train_config.resolved()})
 
-    divergence_path = run_dir / _DIVERGENCE_FILE
+    divergence_path = run_dir / DIVERGENCE_FILE
     retried = divergence_path.exists()
     if retried:
-        train_config = _lowered(train_config)
+        train_config = lowered(train_config)
         logger.warning("%s diverged before; resuming with learning rates x%s", run_dir, DIVERGENCE_LR_FACTOR)
     trainer, manager = _start(model_config, train_config, policy, strategy, run_dir)
     resumed_from = int(trainer.step.numpy())
     history_path = run_dir / "history.jsonl"
-    history = _read_history(history_path, resumed_from)
-    _rewrite_history(history_path, history)
+    history = read_history(history_path, resumed_from)
+    rewrite_history(history_path, history)
 
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
     grid_labels = tf.constant(np.repeat(np.arange(model_config.num_classes, dtype=np.int32), GRID_PER_CLASS))
@@ -252,11 +173,11 @@ def train_gan(
         losses.append(trainer.train_step(batch_images, batch_labels))
         step += 1
         if poisoned("train.step"):
-            _poison(trainer)
+            poison(trainer)
         at_checkpoint = step % train_config.checkpoint_every == 0 or step == train_config.steps
         if not (at_checkpoint or step % train_config.log_every == 0):
             continue
-        if not _finite(losses, trainer):
+        if not all_finite(losses, trainer):
             # Never checkpoint non-finite values: roll back to the last good checkpoint, once.
             if retried:
                 raise TrainingError(
@@ -266,7 +187,7 @@ def train_gan(
                     "only finite values"
                 )
             retried = True
-            train_config = _lowered(train_config)
+            train_config = lowered(train_config)
             atomic_write_json(divergence_path, {"diverged_before_step": step, "lr_factor": DIVERGENCE_LR_FACTOR})
             trainer, manager = _start(model_config, train_config, policy, strategy, run_dir)
             good = int(trainer.step.numpy())
@@ -275,19 +196,18 @@ def train_gan(
                 "retrying with learning rates x%s (G %.3g, D %.3g)",
                 step, good, DIVERGENCE_LR_FACTOR, train_config.generator_lr, train_config.discriminator_lr,
             )
-            history = _read_history(history_path, good)
-            _rewrite_history(history_path, history)
+            history = read_history(history_path, good)
+            rewrite_history(history_path, history)
             batches = iter(trainer.distribute(make_training_batches(images, labels, draw, train_config.seed, good)))
             step, losses, interval_started = good, [], time.perf_counter()
             continue
         stats = _interval_stats(losses, step, train_config, interval_started, elapsed_before + time.perf_counter() - started)
         # History first: a crash right after the checkpoint must not lose this row, and a row
         # past the last checkpoint is dropped on resume (_read_history).
-        with open(history_path, "a") as handle:
-            handle.write(json.dumps(asdict(stats)) + "\n")
+        append_history(history_path, stats)
         history.append(stats)
         if at_checkpoint:
-            _save_checkpoint(manager, step, run_dir)
+            save_checkpoint(manager, step, run_dir)
             _log_grid(writer, trainer, step, grid_noise, grid_labels)
             if on_checkpoint is not None:
                 on_checkpoint(step, trainer)
@@ -326,81 +246,15 @@ def _start(
     if manager.latest_checkpoint:
         trainer.checkpoint().restore(manager.latest_checkpoint).assert_existing_objects_matched()
         # The checkpoint carries the optimizers' learning-rate variables; a lowered rate wins.
-        _set_learning_rates(trainer, train_config)
+        set_learning_rates(trainer, train_config)
         logger.info("resuming %s from step %d (%s)", run_dir, int(trainer.step.numpy()), manager.latest_checkpoint)
     trainer.host_step = int(trainer.step.numpy())
     return trainer, manager
 
 
-def _lowered(config: TrainConfig) -> TrainConfig:
-    return config.model_copy(
-        update={
-            "generator_lr": config.generator_lr * DIVERGENCE_LR_FACTOR,
-            "discriminator_lr": config.discriminator_lr * DIVERGENCE_LR_FACTOR,
-        }
-    )
-
-
-def _set_learning_rates(trainer: ConditionalGanTrainer, config: TrainConfig) -> None:
-    pairs = ((trainer.generator_optimizer, config.generator_lr), (trainer.discriminator_optimizer, config.discriminator_lr))
-    for optimizer, rate in pairs:
-        inner = getattr(optimizer, "inner_optimizer", optimizer)
-        if isinstance(inner.learning_rate, keras.Variable):  # a schedule is rebuilt from the config
-            inner.learning_rate.assign(rate)
-
-
-def _finite(losses, trainer: ConditionalGanTrainer) -> bool:
-    """Whether the interval's losses and every weight of G, D and the EMA G are finite."""
-    if not np.all(np.isfinite(np.array(losses, dtype=np.float64))):
-        return False
-    models = (trainer.generator, trainer.discriminator, trainer.ema_generator)
-    return all(
-        bool(tf.reduce_all(tf.math.is_finite(tf.convert_to_tensor(variable))))
-        for model in models
-        for variable in model.weights
-        if variable.dtype in ("float16", "bfloat16", "float32", "float64")
-    )
-
-
-def _poison(trainer: ConditionalGanTrainer) -> None:
-    """Fault injection (``train.step=nan``): G's first weight becomes NaN, as a blow-up would."""
-    variable = trainer.generator.trainable_variables[0]
-    variable.assign(tf.fill(variable.shape, float("nan")))
-
-
-def _save_checkpoint(manager: tf.train.CheckpointManager, step: int, run_dir: Path) -> None:
-    """Saves a checkpoint; a full disk becomes a TrainingError that says the last one is intact."""
-    try:
-        fault_point("train.checkpoint_write")
-        manager.save(checkpoint_number=step)
-    except (OSError, tf.errors.OpError) as exc:
-        disk_full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc)
-        if not disk_full:
-            raise
-        for partial in (run_dir / "checkpoints").glob(f"ckpt-{step}[._]*"):
-            # TF writes the data before the index, and the 'checkpoint' state file last, so the
-            # previous checkpoint is still the latest; remove what this attempt left behind.
-            if partial.is_dir():
-                shutil.rmtree(partial, ignore_errors=True)
-            else:
-                partial.unlink(missing_ok=True)
-        cause = exc if isinstance(exc, OSError) else OSError(errno.ENOSPC, str(exc))
-        raise TrainingError(
-            f"the disk is full: could not write the checkpoint for step {step} in {run_dir / 'checkpoints'}. "
-            f"The previous checkpoint ({manager.latest_checkpoint or 'none yet'}) is intact; free some space "
-            "and run the same command again to resume from it"
-        ) from cause
-    fault_point("train.checkpoint_saved")
-
-
 def _interval_stats(losses, step: int, config: TrainConfig, interval_started: float, elapsed: float) -> IntervalStats:
-    """Summarises the steps since the last log line; refuses to go on if a loss is non-finite."""
+    """Summarises the steps since the last log line (``all_finite`` has checked them)."""
     discriminator_loss, generator_loss = (float(x) for x in np.mean(np.array(losses, dtype=np.float64), axis=0))
-    if not (np.isfinite(discriminator_loss) and np.isfinite(generator_loss)):
-        raise TrainingError(
-            f"losses became non-finite before step {step} (D {discriminator_loss}, G {generator_loss}); "
-            "lower the learning rates or enable r1_gamma. The last good checkpoint is kept."
-        )
     seconds = time.perf_counter() - interval_started
     return IntervalStats(
         step=step,

@@ -6,19 +6,12 @@ import tensorflow as tf
 
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.gan.sampling import load_generator
-from gan_core.gan.train import TrainingError, make_training_batches, train_gan
+from gan_core.gan.batches import make_training_batches
+from gan_core.gan.train import TrainingError, train_gan
 from gan_core.gan.trainer import ConditionalGanTrainer, LinearDecay
 
 TINY_MODEL = ModelConfig(latent_dim=8, generator_width=8, discriminator_width=8)
 TINY_TRAIN = TrainConfig(steps=4, batch_size=16, seed=3, precision="float32", log_every=2, checkpoint_every=4)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(64, 28, 28), dtype=np.uint8)
-    labels = np.arange(64, dtype=np.int64) % 10
-    return images, labels
 
 
 def test_training_exports_a_loadable_generator_and_logs_history(tmp_path, digits):
@@ -84,21 +77,6 @@ def test_bad_training_data_is_rejected_before_building_models(tmp_path, images, 
     with pytest.raises(TrainingError, match=message):
         train_gan(images, labels, TINY_MODEL, TINY_TRAIN, tmp_path / "run")
     assert not (tmp_path / "run").exists()
-
-
-def test_training_batches_scale_to_minus_one_one_and_resume_mid_pass(digits):
-    batches = make_training_batches(*digits, batch_size=24, seed=0)
-    first_six = [labels.numpy() for _, labels in batches.take(6)]
-    images, labels = next(iter(batches))
-    assert images.shape == (24, 28, 28, 1) and images.dtype == tf.float32
-    assert float(tf.reduce_min(images)) >= -1.0 and float(tf.reduce_max(images)) <= 1.0
-    assert labels.dtype == tf.int32
-    # 64 images at batch 24: 2 batches per pass, the remainder dropped; each pass reshuffles.
-    assert not np.array_equal(np.sort(np.concatenate(first_six[:2])), np.sort(np.concatenate(first_six[2:4]))) or \
-        not np.array_equal(first_six[0], first_six[2])
-    resumed = [labels.numpy() for _, labels in make_training_batches(*digits, batch_size=24, seed=0, start_step=3).take(3)]
-    for expected, got in zip(first_six[3:], resumed):
-        np.testing.assert_array_equal(expected, got)
 
 
 def test_linear_decay_holds_then_falls_to_zero():
