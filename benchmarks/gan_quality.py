@@ -126,8 +126,6 @@ def resolve(name: str, steps: int | None):
 
 def isolated_rate(model_config, train_config, images, labels, steps: int = PROBE_STEPS, rounds: int = 3) -> float:
     """Median img/s of the bare training step (no checkpoints, logs or grids) in this process."""
-    import tensorflow as tf
-
     from gan_core.gan.batches import make_training_batches
     from gan_core.gan.trainer import ConditionalGanTrainer
 
@@ -143,7 +141,6 @@ def isolated_rate(model_config, train_config, images, labels, steps: int = PROBE
             result = trainer.train_step(*next(batches))
         float(result[0])  # wait for the last step
         rates.append(steps * train_config.batch_size / (time.perf_counter() - started))
-    del tf
     return float(np.median(rates))
 
 
@@ -176,8 +173,7 @@ def evaluate_generator(
         )
         metrics, accepted = dict(report.metrics), report.accepted
     else:
-        probabilities = judge.predict_proba(images)
-        accepted = probabilities[np.arange(len(labels)), labels] >= config.gate.min_confidence
+        accepted = quality.label_confidences(judge.predict_proba(images), labels) >= config.gate.min_confidence
         metrics = {"acceptance_rate": float(np.mean(accepted))}
     cas_images, cas_labels = cas_rows(images, labels, accepted, CAS_ROWS_PER_CLASS, num_classes)
     metrics["cas_rows"] = len(cas_labels)
@@ -185,9 +181,10 @@ def evaluate_generator(
         cas_images, cas_labels, splits.test_images, splits.test_labels, num_classes, seed
     )
     if raw:
-        raw = np.concatenate([np.flatnonzero(labels == c)[:CAS_ROWS_PER_CLASS] for c in range(num_classes)])
+        everything = np.ones(len(labels), dtype=bool)
+        raw_images, raw_labels = cas_rows(images, labels, everything, CAS_ROWS_PER_CLASS, num_classes)
         metrics["cas_raw"] = classifier.train_and_score(
-            images[raw], labels[raw], splits.test_images, splits.test_labels, num_classes, seed
+            raw_images, raw_labels, splits.test_images, splits.test_labels, num_classes, seed
         )
     return metrics
 
@@ -200,7 +197,7 @@ def run_one(
     from gan_core.quality import classifier
     from gan_core.config import JudgeConfig
     from gan_core.io.fsutil import atomic_write_json
-    from gan_core.quality.judge_training import second_judge_config, train_judge
+    from gan_core.quality.judge_training import train_judges
     from gan_core.machine import machine_info
     from gan_core.gan.sampling import export_generator
     from gan_core.gan.train import train_gan
@@ -245,24 +242,7 @@ def run_one(
     in_run_rate = train_config.steps * train_config.batch_size / train_seconds if train_seconds else None
 
     cache = results_dir / "cache"
-    judge = train_judge(
-        splits.train_images,
-        splits.train_labels,
-        splits.test_images,
-        splits.test_labels,
-        JudgeConfig(),
-        cache_dir=cache,
-        num_classes=num_classes,
-    )
-    second_judge = train_judge(
-        splits.train_images,
-        splits.train_labels,
-        splits.test_images,
-        splits.test_labels,
-        second_judge_config(JudgeConfig()),
-        cache_dir=cache,
-        num_classes=num_classes,
-    )
+    judge, second_judge = train_judges(splits, JudgeConfig(), cache)
     baseline_path = cache / f"cas-real-baseline-seed{seed}.json"
     if baseline_path.exists():
         baseline = json.loads(baseline_path.read_text())["cas_real_baseline"]

@@ -15,6 +15,7 @@ from gan_core.quality.report import (
     enforce_gate,
     evaluate,
     label_agreement,
+    label_confidences,
     report_markdown,
     second_judge_agreement,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "enforce_gate",
     "evaluate",
     "label_agreement",
+    "label_confidences",
     "report_markdown",
     "second_judge_agreement",
 ]

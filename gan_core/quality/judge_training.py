@@ -158,3 +158,27 @@ def train_judge(
         else:
             logger.info("judge cached at %s", cached)
     return judge
+
+
+def train_judges(
+    splits, config: JudgeConfig, cache_dir: Path | None, data_fingerprint: str | None = None, second: bool = True
+) -> tuple[Judge, Judge | None]:
+    """The rejecting judge and, with ``second``, the second judge, both on one set of real splits.
+
+    Args:
+        splits: Real data with train_images/train_labels/test_images/test_labels and class_names
+            (e.g. :class:`gan_core.data.splits.LabeledSplits`).
+        config: The rejecting judge's config; the second judge's follows from it
+            (:func:`second_judge_config`).
+        cache_dir: Where both are cached; None disables caching.
+        data_fingerprint: Identifies the data; None hashes the arrays.
+        second: Whether to train the second judge.
+    """
+
+    def on_real(judge_config: JudgeConfig) -> Judge:
+        return train_judge(
+            splits.train_images, splits.train_labels, splits.test_images, splits.test_labels, judge_config,
+            cache_dir=cache_dir, data_fingerprint=data_fingerprint, num_classes=len(splits.class_names),
+        )
+
+    return on_real(config), on_real(second_judge_config(config)) if second else None

@@ -88,6 +88,11 @@ def _real_arrays(real) -> dict[str, np.ndarray]:
     return arrays
 
 
+def label_confidences(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Each sample's probability of the label it was conditioned on, float32: what rejection thresholds."""
+    return probabilities[np.arange(len(labels)), labels].astype(np.float32)
+
+
 def evaluate(
     synthetic_images: np.ndarray,
     synthetic_labels: np.ndarray,
@@ -135,7 +140,7 @@ def evaluate(
 
     labels = context.labels("synthetic")
     probabilities = context.probabilities("synthetic")
-    confidences = probabilities[np.arange(len(labels)), labels].astype(np.float32)
+    confidences = label_confidences(probabilities, labels)
     correct = np.argmax(probabilities, axis=1) == labels
     accepted = confidences >= config.gate.min_confidence
     values["acceptance_rate"] = float(np.mean(accepted))

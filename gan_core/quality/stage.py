@@ -64,32 +64,14 @@ def quality_stage(
 ) -> QualityOutcome:
     """Generates samples, scores them with the judge and applies the gate; never publishes."""
     from gan_core.gan.sampling import load_generator  # TensorFlow: only when the stage runs
-    from gan_core.quality.judge_training import second_judge_config, train_judge
+    from gan_core.quality.judge_training import train_judges
 
     snapshot, splits = load_snapshot(Path(snapshot_dir))
-    judge = train_judge(
-        splits.train_images,
-        splits.train_labels,
-        splits.test_images,
-        splits.test_labels,
-        judge_config,
-        cache_dir=Path(cache_root) / "judges",
-        data_fingerprint=snapshot.fingerprint,
-        num_classes=len(splits.class_names),
+    judge, second_judge = train_judges(
+        splits, judge_config, Path(cache_root) / "judges", snapshot.fingerprint, second=quality_config.second_judge
     )
     logger.info("judge test accuracy %.4f on %d real test images", judge.test_accuracy, len(splits.test_labels))
-    second_judge = None
-    if quality_config.second_judge:
-        second_judge = train_judge(
-            splits.train_images,
-            splits.train_labels,
-            splits.test_images,
-            splits.test_labels,
-            second_judge_config(judge_config),
-            cache_dir=Path(cache_root) / "judges",
-            data_fingerprint=snapshot.fingerprint,
-            num_classes=len(splits.class_names),
-        )
+    if second_judge is not None:
         logger.info("second judge (LeNet) test accuracy %.4f", second_judge.test_accuracy)
     generator = load_generator(Path(generator_dir))
     images, labels = generator.generate_per_class(quality_config.samples_per_class, quality_config.seed)

@@ -132,6 +132,7 @@ def run_experiment(
     from gan_core.data import stratified_subset
     from gan_core.quality.judge_training import train_judge
     from gan_core.gan.sampling import load_generator
+    from gan_core.quality.report import label_confidences
     from gan_core.gan.train import train_gan
 
     if size > len(train_labels):
@@ -170,8 +171,7 @@ def run_experiment(
         judge_images, judge_labels, test_images, test_labels, judge_config, cache_dir=None, num_classes=num_classes,
     )
     probabilities = judge.predict_proba(synthetic_images)
-    confidence = probabilities[np.arange(len(synthetic_labels)), synthetic_labels]
-    accepted = confidence >= config.min_confidence
+    accepted = label_confidences(probabilities, synthetic_labels) >= config.min_confidence
     label_fidelity = float(np.mean(np.argmax(probabilities, axis=1) == synthetic_labels))
     seconds["sample_and_judge"] = time.perf_counter() - tick
     per_class_accepted = np.bincount(synthetic_labels[accepted], minlength=num_classes)
