@@ -238,8 +238,7 @@ def run_one(
     logger.info("training %s seed %d for %d steps", name, seed, train_config.steps)
     train = functools.partial(train_gan, class_names=splits.class_names, on_checkpoint=snapshot)
     trained = train(splits.train_images, splits.train_labels, model_config, train_config, run_dir)
-    train_seconds = trained.history[-1].elapsed_seconds if trained.history else 0.0
-    in_run_rate = train_config.steps * train_config.batch_size / train_seconds if train_seconds else None
+    train_seconds, in_run_rate = trained.train_seconds, trained.images_per_second
 
     cache = results_dir / "cache"
     judge, second_judge = train_judges(splits, JudgeConfig(), cache)

@@ -71,8 +71,6 @@ def train_stage(
     )
     if result.resumed_from_step:
         logger.info("resumed from step %d", result.resumed_from_step)
-    trained_steps = sum(row.interval_steps for row in result.history)
-    train_seconds = result.history[-1].elapsed_seconds if result.history else 0.0
     return TrainOutcome(
         run_dir=str(result.run_dir),
         generator_dir=str(result.generator_dir),
@@ -80,6 +78,6 @@ def train_stage(
         dtype_policy=result.dtype_policy,
         resumed_from_step=result.resumed_from_step,
         history=[asdict(row) for row in result.history],
-        images_per_second=trained_steps * train_config.batch_size / train_seconds if train_seconds else None,
-        train_seconds=train_seconds,
+        images_per_second=result.images_per_second,
+        train_seconds=result.train_seconds,
     )

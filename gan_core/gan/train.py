@@ -62,6 +62,17 @@ class TrainResult:
     resumed_from_step: int
     history: list[IntervalStats]
 
+    @property
+    def train_seconds(self) -> float:
+        """Training time over every call on the run directory, checkpoints and logs included."""
+        return self.history[-1].elapsed_seconds if self.history else 0.0
+
+    @property
+    def images_per_second(self) -> float | None:
+        """Whole-run rate, checkpoints and logs included: what the budget actually buys."""
+        images = sum(row.images_per_second * row.interval_seconds for row in self.history)
+        return images / self.train_seconds if self.train_seconds else None
+
 
 def validate_training_data(
     images: np.ndarray, labels: np.ndarray, model_config: ModelConfig, batch_size: int

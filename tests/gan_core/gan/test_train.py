@@ -18,6 +18,9 @@ def test_training_exports_a_loadable_generator_and_logs_history(tmp_path, digits
     result = train_gan(*digits, TINY_MODEL, TINY_TRAIN, tmp_path / "run", class_names=tuple("abcdefghij"))
     assert [row.step for row in result.history] == [2, 4]
     assert [row.interval_steps for row in result.history] == [2, 2]
+    assert result.train_seconds == result.history[-1].elapsed_seconds > 0
+    # 4 steps of 16 images over the whole run, checkpoints included.
+    assert result.images_per_second == pytest.approx(4 * 16 / result.train_seconds)
     assert np.isfinite(result.history[0].discriminator_loss) and np.isfinite(result.history[0].generator_loss)
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     assert len(result.generator_hash) == 64
