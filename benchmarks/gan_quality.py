@@ -154,6 +154,21 @@ def cas_rows(images, labels, accepted, per_class: int, num_classes: int):
     return images[rows], labels[rows]
 
 
+def selection_proxies(model, images, splits, judge) -> dict:
+    """Cheap checkpoint-selection scores on real train data, never the test split.
+
+    ``cas_on_train``: the synthetic-trained classifier's accuracy on the 8,000 real train digits.
+    ``fid_to_train``: FID between the samples and the real train digits in the judge's features.
+    """
+    from gan_core.quality import classifier
+    from gan_core.quality.metrics.fid import frechet_distance
+
+    return {
+        "cas_on_train": classifier.evaluate(model, splits.train_images, splits.train_labels),
+        "fid_to_train": frechet_distance(judge.features(images), judge.features(splits.train_images)),
+    }
+
+
 def evaluate_generator(
     generator_dir: Path, splits, judge, second_judge, seed: int, full: bool, raw: bool = False
 ) -> dict:
@@ -177,9 +192,9 @@ def evaluate_generator(
         metrics = {"acceptance_rate": float(np.mean(accepted))}
     cas_images, cas_labels = cas_rows(images, labels, accepted, CAS_ROWS_PER_CLASS, num_classes)
     metrics["cas_rows"] = len(cas_labels)
-    metrics["cas"] = classifier.train_and_score(
-        cas_images, cas_labels, splits.test_images, splits.test_labels, num_classes, seed
-    )
+    model = classifier.train_classifier(cas_images, cas_labels, num_classes, seed=seed)
+    metrics["cas"] = classifier.evaluate(model, splits.test_images, splits.test_labels)
+    metrics.update(selection_proxies(model, images, splits, judge))
     if raw:
         everything = np.ones(len(labels), dtype=bool)
         raw_images, raw_labels = cas_rows(images, labels, everything, CAS_ROWS_PER_CLASS, num_classes)
@@ -187,6 +202,14 @@ def evaluate_generator(
             raw_images, raw_labels, splits.test_images, splits.test_labels, num_classes, seed
         )
     return metrics
+
+
+CURVE_KEYS = ("cas", "acceptance_rate", "cas_on_train", "fid_to_train")
+
+
+def curve_point(metrics: dict) -> dict:
+    """The numbers the curve keeps for one snapshot."""
+    return {key: metrics[key] for key in CURVE_KEYS}
 
 
 def run_one(
@@ -257,19 +280,10 @@ def run_one(
     curve_rows = []
     for step, seconds, directory in snapshots[:-1]:
         row = evaluate_generator(directory, splits, judge, second_judge, seed, full=False)
-        curve_rows.append(
-            {"step": step, "train_minutes": seconds / 60, "cas": row["cas"], "acceptance_rate": row["acceptance_rate"]}
-        )
+        curve_rows.append({"step": step, "train_minutes": seconds / 60, **curve_point(row)})
         logger.info("curve: step %d (%.1f min) CAS %.4f", step, seconds / 60, row["cas"])
     if curve:
-        curve_rows.append(
-            {
-                "step": train_config.steps,
-                "train_minutes": train_seconds / 60,
-                "cas": metrics["cas"],
-                "acceptance_rate": metrics["acceptance_rate"],
-            }
-        )
+        curve_rows.append({"step": train_config.steps, "train_minutes": train_seconds / 60, **curve_point(metrics)})
     isolated = isolated_rate(model_config, train_config, splits.train_images, splits.train_labels)
 
     result = {
