@@ -127,20 +127,22 @@ def resolve(name: str, steps: int | None):
 def isolated_rate(model_config, train_config, images, labels, steps: int = PROBE_STEPS, rounds: int = 3) -> float:
     """Median img/s of the bare training step (no checkpoints, logs or grids) in this process."""
     from gan_core.gan.batches import make_training_batches
+    from gan_core.gan.grappler import grappler_remapping
     from gan_core.gan.trainer import ConditionalGanTrainer
 
     trainer = ConditionalGanTrainer(model_config, train_config.model_copy(update={"precision": "float32"}), "float32")
     draw = train_config.batch_size * train_config.discriminator_steps
     batches = iter(make_training_batches(images, labels, draw, train_config.seed))
-    for _ in range(3):  # trace and warm up
-        trainer.train_step(*next(batches))
     rates = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        for _ in range(steps):
-            result = trainer.train_step(*next(batches))
-        float(result[0])  # wait for the last step
-        rates.append(steps * train_config.batch_size / (time.perf_counter() - started))
+    with grappler_remapping(enabled=False):  # the graph train_gan runs
+        for _ in range(3):  # trace and warm up
+            trainer.train_step(*next(batches))
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(steps):
+                result = trainer.train_step(*next(batches))
+            float(result[0])  # wait for the last step
+            rates.append(steps * train_config.batch_size / (time.perf_counter() - started))
     return float(np.median(rates))
 
 

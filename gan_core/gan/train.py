@@ -13,10 +13,8 @@ generator); :mod:`gan_core.gan.run_state` owns that layout. Calling ``train_gan`
 asking for more steps extends the run.
 """
 
-
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -31,7 +29,15 @@ from gan_core import imaging
 from gan_core.config import ModelConfig, TrainConfig
 from gan_core.gan.batches import make_training_batches
 from gan_core.gan.distribute import resolve_strategy
-from gan_core.gan.divergence import DIVERGENCE_FILE, DIVERGENCE_LR_FACTOR, all_finite, lowered, poison, set_learning_rates
+from gan_core.gan.grappler import grappler_remapping
+from gan_core.gan.divergence import (
+    DIVERGENCE_FILE,
+    DIVERGENCE_LR_FACTOR,
+    all_finite,
+    lowered,
+    poison,
+    set_learning_rates,
+)
 from gan_core.gan.precision import resolve_precision
 from gan_core.gan.run_state import (
     IntervalStats,
@@ -48,7 +54,6 @@ from gan_core.io.faults import poisoned
 from gan_core.io.fsutil import atomic_write_json
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -97,28 +102,7 @@ def validate_training_data(
     return images, labels
 
 
-def _without_grappler_remapper(function):
-    """Runs ``function`` with TensorFlow's grappler remapper pass switched off.
-
-    The remapper tries to fuse D's LeakyReLU gradient through the spectral-norm layers, fails,
-    prints ``E0000 ... meta_optimizer.cc ... remapper failed: INVALID_ARGUMENT`` and drops its
-    rewrite of the training graph. Skipping the pass runs the same graph without the alarming
-    line; the previous setting comes back afterwards, so the judge and sampling keep it.
-    """
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        previous = tf.config.optimizer.get_experimental_options().get("remapping", True)
-        tf.config.optimizer.set_experimental_options({"remapping": False})
-        try:
-            return function(*args, **kwargs)
-        finally:
-            tf.config.optimizer.set_experimental_options({"remapping": previous})
-
-    return wrapper
-
-
-@_without_grappler_remapper
+@grappler_remapping(enabled=False)
 def train_gan(
     images: np.ndarray,
     labels: np.ndarray,
@@ -171,12 +155,12 @@ def train_gan(
 
     writer = tf.summary.create_file_writer(str(run_dir / "tensorboard"))
     grid_labels = tf.constant(np.repeat(np.arange(model_config.num_classes, dtype=np.int32), GRID_PER_CLASS))
-    grid_noise = tf.random.Generator.from_seed(train_config.seed + 1).normal([len(grid_labels), model_config.latent_dim])
+    grid_noise = tf.random.Generator.from_seed(train_config.seed + 1).normal(
+        [len(grid_labels), model_config.latent_dim]
+    )
     elapsed_before = history[-1].elapsed_seconds if history else 0.0
     started = time.perf_counter()
-    batches = iter(trainer.distribute(
-        make_training_batches(images, labels, draw, train_config.seed, resumed_from)
-    ))
+    batches = iter(trainer.distribute(make_training_batches(images, labels, draw, train_config.seed, resumed_from)))
 
     step, losses, interval_started = resumed_from, [], time.perf_counter()
     while step < train_config.steps:
@@ -205,14 +189,20 @@ def train_gan(
             logger.warning(
                 "training diverged before step %d (non-finite losses or weights); rolled back to step %d and "
                 "retrying with learning rates x%s (G %.3g, D %.3g)",
-                step, good, DIVERGENCE_LR_FACTOR, train_config.generator_lr, train_config.discriminator_lr,
+                step,
+                good,
+                DIVERGENCE_LR_FACTOR,
+                train_config.generator_lr,
+                train_config.discriminator_lr,
             )
             history = read_history(history_path, good)
             rewrite_history(history_path, history)
             batches = iter(trainer.distribute(make_training_batches(images, labels, draw, train_config.seed, good)))
             step, losses, interval_started = good, [], time.perf_counter()
             continue
-        stats = _interval_stats(losses, step, train_config, interval_started, elapsed_before + time.perf_counter() - started)
+        stats = _interval_stats(
+            losses, step, train_config, interval_started, elapsed_before + time.perf_counter() - started
+        )
         # History first: a crash right after the checkpoint must not lose this row, and a row
         # past the last checkpoint is dropped on resume (_read_history).
         append_history(history_path, stats)
@@ -225,8 +215,12 @@ def train_gan(
         _log_scalars(writer, stats)
         logger.info(
             "step %d/%d  D %.4f  G %.4f  %.0f img/s  (total %.1fs)",
-            step, train_config.steps, stats.discriminator_loss, stats.generator_loss,
-            stats.images_per_second, stats.elapsed_seconds,
+            step,
+            train_config.steps,
+            stats.discriminator_loss,
+            stats.generator_loss,
+            stats.images_per_second,
+            stats.elapsed_seconds,
         )
         if on_progress is not None:
             on_progress(stats)
@@ -235,7 +229,10 @@ def train_gan(
 
     generator_dir = run_dir / "generator"
     generator_hash = export_generator(
-        trainer.ema_generator, model_config, generator_dir, class_names=class_names,
+        trainer.ema_generator,
+        model_config,
+        generator_dir,
+        class_names=class_names,
         extra={"steps": train_config.steps, "dtype_policy": policy},
     )
     return TrainResult(run_dir, generator_dir, generator_hash, policy, resumed_from, history)
