@@ -361,6 +361,28 @@ def summarize(results: list[dict]) -> dict:
     return summary
 
 
+SELECTION_PROXIES = {"cas_on_train": max, "fid_to_train": min}
+
+
+def checkpoint_selection(row: dict) -> dict | None:
+    """What keeping the proxy-best snapshot would have given, against keeping the last one.
+
+    Proxies are scored on real train data only; CAS (real test) is read only to report the
+    outcome. ``oracle`` is the best CAS on the curve, an upper bound no proxy can beat.
+    """
+    curve = [point for point in row.get("curve") or [] if all(key in point for key in SELECTION_PROXIES)]
+    if len(curve) < 2:
+        return None
+    final = curve[-1]
+    selection = {"final": {"step": final["step"], "cas": final["cas"]}}
+    for proxy, best in SELECTION_PROXIES.items():
+        chosen = best(curve, key=lambda point: point[proxy])
+        selection[f"by_{proxy}"] = {"step": chosen["step"], "cas": chosen["cas"], "gain": chosen["cas"] - final["cas"]}
+    oracle = max(curve, key=lambda point: point["cas"])
+    selection["oracle"] = {"step": oracle["step"], "cas": oracle["cas"], "gain": oracle["cas"] - final["cas"]}
+    return selection
+
+
 def curve_png(results: list[dict]) -> bytes:
     """CAS against training minutes, one line per (config, seed) that has a curve."""
     import io
@@ -428,9 +450,16 @@ def write_report(results_dir: Path) -> None:
     results = [
         json.loads(path.read_text())
         for path in sorted(results_dir.glob("*.json"))
-        if path.name not in ("summary.json",)
+        if path.name not in ("summary.json", "checkpoint_selection.json")
     ]
     summary = summarize(results)
+    selections = {
+        f"{row['config']}-{row['budget']}-seed{row['seed']}": selection
+        for row in results
+        if (selection := checkpoint_selection(row))
+    }
+    if selections:
+        atomic_write_json(results_dir / "checkpoint_selection.json", selections)
     atomic_write_json(results_dir / "summary.json", summary)
     (results_dir / "table.md").write_text(markdown_table(summary))
     if any(row.get("curve") for row in results):

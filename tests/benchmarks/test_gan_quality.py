@@ -93,3 +93,20 @@ def test_report_writes_summary_table_and_curve(gan_quality, tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text())["a-100steps"]["cas"]["mean"] == 0.9
     assert (tmp_path / "table.md").read_text().count("\n") == 3
     assert (tmp_path / "cas_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_checkpoint_selection_picks_by_train_proxies_and_reports_the_gain(gan_quality):
+    def point(step, cas, cas_on_train, fid_to_train):
+        return {"step": step, "cas": cas, "cas_on_train": cas_on_train, "fid_to_train": fid_to_train}
+
+    row = _result("a", 0, 0.90, 0.6)
+    row["curve"] = [point(10, 0.80, 0.81, 9.0), point(20, 0.93, 0.92, 7.0), point(30, 0.90, 0.91, 5.0)]
+    selection = gan_quality.checkpoint_selection(row)
+    assert selection["final"] == {"step": 30, "cas": 0.90}
+    assert selection["by_cas_on_train"]["step"] == 20
+    assert selection["by_cas_on_train"]["gain"] == pytest.approx(0.03)
+    assert selection["by_fid_to_train"] == {"step": 30, "cas": 0.90, "gain": 0.0}
+    assert selection["oracle"]["step"] == 20
+    # Curves from before the proxies existed, or with one point, give no selection.
+    row["curve"] = [{"step": 10, "cas": 0.8}, {"step": 20, "cas": 0.9}]
+    assert gan_quality.checkpoint_selection(row) is None
