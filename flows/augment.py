@@ -52,11 +52,14 @@ def build_configs(parameters: dict) -> dict:
     p = parameters
     try:
         gate = GateThresholds(
-            min_confidence=p["min_confidence"], max_label_fidelity_gap=p["max_label_fidelity_gap"],
+            min_confidence=p["min_confidence"],
+            max_label_fidelity_gap=p["max_label_fidelity_gap"],
             max_second_judge_gap=p["max_second_judge_gap"],
-            max_fid_ratio=p["max_fid_ratio"], max_memorization_rate=p["max_memorization_rate"],
+            max_fid_ratio=p["max_fid_ratio"],
+            max_memorization_rate=p["max_memorization_rate"],
             min_coverage=p["min_coverage"],
-            min_acceptance_rate=p["min_acceptance_rate"], min_judge_accuracy=p["min_judge_accuracy"],
+            min_acceptance_rate=p["min_acceptance_rate"],
+            min_judge_accuracy=p["min_judge_accuracy"],
         )
         model, train = profile_configs(p["profile"])
         # Parameters left empty keep the profile's value; the rest override it.
@@ -64,15 +67,18 @@ def build_configs(parameters: dict) -> dict:
         overrides = {key: value for key, value in overrides.items() if value is not None}
         configs = {
             "data": DataConfig(
-                source=p["source"], data_dir=p["data_dir"] or None, real_labeled_limit=p["real_labeled_limit"], seed=p["seed"]
+                source=p["source"],
+                data_dir=p["data_dir"] or None,
+                real_labeled_limit=p["real_labeled_limit"],
+                seed=p["seed"],
             ),
             "model": model,
-            "train": TrainConfig(
-                **{**train.resolved(), **overrides, "precision": p["precision"], "seed": p["seed"]}
-            ),
+            "train": TrainConfig(**{**train.resolved(), **overrides, "precision": p["precision"], "seed": p["seed"]}),
             "judge": JudgeConfig(epochs=p["judge_epochs"], seed=p["seed"]),
             "quality": QualityConfig(
-                samples_per_class=p["samples_per_class"], gate=gate, seed=p["seed"],
+                samples_per_class=p["samples_per_class"],
+                gate=gate,
+                seed=p["seed"],
                 metrics=default_of(QualityConfig, "metrics") + (("cas",) if p["measure_cas"] else ()),
             ),
             "publish": PublishConfig(
@@ -114,13 +120,23 @@ def augment(
     samples_per_class: bounded(QualityConfig, "samples_per_class") = default_of(QualityConfig, "samples_per_class"),
     judge_epochs: bounded(JudgeConfig, "epochs") = default_of(JudgeConfig, "epochs"),
     min_confidence: bounded(GateThresholds, "min_confidence") = default_of(GateThresholds, "min_confidence"),
-    max_label_fidelity_gap: bounded(GateThresholds, "max_label_fidelity_gap") = default_of(GateThresholds, "max_label_fidelity_gap"),
-    max_second_judge_gap: bounded(GateThresholds, "max_second_judge_gap") = default_of(GateThresholds, "max_second_judge_gap"),
+    max_label_fidelity_gap: bounded(GateThresholds, "max_label_fidelity_gap") = default_of(
+        GateThresholds, "max_label_fidelity_gap"
+    ),
+    max_second_judge_gap: bounded(GateThresholds, "max_second_judge_gap") = default_of(
+        GateThresholds, "max_second_judge_gap"
+    ),
     max_fid_ratio: bounded(GateThresholds, "max_fid_ratio") = default_of(GateThresholds, "max_fid_ratio"),
-    max_memorization_rate: bounded(GateThresholds, "max_memorization_rate") = default_of(GateThresholds, "max_memorization_rate"),
+    max_memorization_rate: bounded(GateThresholds, "max_memorization_rate") = default_of(
+        GateThresholds, "max_memorization_rate"
+    ),
     min_coverage: bounded(GateThresholds, "min_coverage") = default_of(GateThresholds, "min_coverage"),
-    min_acceptance_rate: bounded(GateThresholds, "min_acceptance_rate") = default_of(GateThresholds, "min_acceptance_rate"),
-    min_judge_accuracy: bounded(GateThresholds, "min_judge_accuracy") = default_of(GateThresholds, "min_judge_accuracy"),
+    min_acceptance_rate: bounded(GateThresholds, "min_acceptance_rate") = default_of(
+        GateThresholds, "min_acceptance_rate"
+    ),
+    min_judge_accuracy: bounded(GateThresholds, "min_judge_accuracy") = default_of(
+        GateThresholds, "min_judge_accuracy"
+    ),
     measure_cas: bool = False,
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = default_of(TrainConfig, "seed"),
 ) -> dict:
@@ -178,8 +194,13 @@ def augment(
     ingested = run_ingest(configs["data"], cache_root)
     training = train_task(ingested.snapshot_dir, configs["model"], configs["train"], str(runs_root))
     quality = quality_task(
-        ingested.snapshot_dir, training.generator_dir, configs["judge"], configs["quality"],
-        str(cache_root), training.run_dir, training.history,
+        ingested.snapshot_dir,
+        training.generator_dir,
+        configs["judge"],
+        configs["quality"],
+        str(cache_root),
+        training.run_dir,
+        training.history,
     )
     if not quality.passed:
         raise GateFailed(quality.failures, quality.num_checks)
@@ -191,7 +212,10 @@ def augment(
         "generator_hash": training.generator_hash,
         "parameters": parameters,
         "configs": {name: config.resolved() for name, config in configs.items()},
+        "training_run": Path(training.run_dir).name,
+        "flow_run_id": _flow_run_id(),
         "metrics": quality.metrics,
+        "metric_subsample": quality.metric_subsample,
         "label_agreement": quality.label_agreement,
         "gate": quality.gate,
         "training": {
@@ -204,7 +228,7 @@ def augment(
         "flow_started_at": started_at.isoformat(),
     }
     published = publish_task(
-        ingested.snapshot_dir, quality.samples_path, configs["publish"], training.generator_hash, manifest_fields
+        ingested.snapshot_dir, quality.accepted_path, configs["publish"], training.generator_hash, manifest_fields
     )
     summary = {
         "version_dir": published.version_dir,
@@ -220,6 +244,12 @@ def augment(
     }
     logger.info("published %s: %s rows (%s)", summary["version_dir"], summary["rows"], summary["rows_per_source"])
     return summary
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return flow_run.get_id()
 
 
 def _parameters(scope: dict) -> dict:

@@ -18,6 +18,9 @@ AdversarialLoss = Literal["hinge", "non_saturating"]
 GeneratorArch = Literal["concat", "cbn", "resnet"]
 LearningRateDecay = Literal["constant", "linear"]
 
+# Samples are generated and judged in blocks of this size; a streaming chunk is whole blocks.
+STREAM_BLOCK = 1024
+
 _SOURCE_PATTERN = re.compile(r"^(auto|sample|tfds:[A-Za-z0-9_./:-]+|idx:.+)$")
 _DATASET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
@@ -236,7 +239,38 @@ class QualityConfig(_Config):
     second_judge: bool = Field(
         default=True, description="Train a second judge (LeNet layout) and report its agreement with the accepted rows."
     )
+    chunk_size: int = Field(
+        default=16 * STREAM_BLOCK,
+        ge=STREAM_BLOCK,
+        le=1024 * STREAM_BLOCK,
+        description=(
+            f"Samples generated, judged and staged at a time (a multiple of {STREAM_BLOCK}); peak memory "
+            "grows with it, never with samples_per_class."
+        ),
+    )
+    metric_subsample: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description=(
+            "Metrics over pairs of points (FID, precision/recall, density/coverage, memorization, C_T) use "
+            "at most this many samples, drawn with the seed; counts use every sample."
+        ),
+    )
     seed: int = Field(default=0, ge=0)
+
+    @field_validator("chunk_size")
+    @classmethod
+    def _check_chunk(cls, value: int) -> int:
+        # Generation and the judge both work in blocks of STREAM_BLOCK; whole blocks per chunk keep
+        # every sample (and so every published byte) the same whatever the chunk size.
+        if value % STREAM_BLOCK:
+            lower = max(STREAM_BLOCK, value // STREAM_BLOCK * STREAM_BLOCK)
+            raise ValueError(
+                f"chunk_size {value} is not a multiple of {STREAM_BLOCK}: use {lower} or "
+                f"{lower + STREAM_BLOCK} (chunks are whole blocks of {STREAM_BLOCK} samples)"
+            )
+        return value
 
     @field_validator("metrics")
     @classmethod

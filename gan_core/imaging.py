@@ -114,9 +114,7 @@ def tile_grid(images: np.ndarray, columns: int, padding: int = 2) -> np.ndarray:
         images = images[..., 0]
     count, height, width = images.shape
     rows = max(1, -(-count // columns))
-    grid = np.zeros(
-        (rows * (height + padding) + padding, columns * (width + padding) + padding), dtype=np.uint8
-    )
+    grid = np.zeros((rows * (height + padding) + padding, columns * (width + padding) + padding), dtype=np.uint8)
     for index, image in enumerate(images):
         row, column = divmod(index, columns)
         top = padding + row * (height + padding)
@@ -137,6 +135,41 @@ def class_grid(images: np.ndarray, labels: np.ndarray, num_classes: int, per_cla
         row[: len(picked)] = picked.reshape(len(picked), height, width)
         rows.append(row)
     return tile_grid(np.concatenate(rows), columns=per_class)
+
+
+class FirstPerClass:
+    """Keeps the first ``per_class`` images of each class that a stream brings, for sample grids.
+
+    Args:
+        num_classes: Number of classes.
+        per_class: Images to keep per class.
+        side: Image height and width (a class nothing arrived for stays blank).
+    """
+
+    def __init__(self, num_classes: int, per_class: int, side: int):
+        self.num_classes, self.per_class, self.side = num_classes, per_class, side
+        self._kept: dict[int, list[np.ndarray]] = {label: [] for label in range(num_classes)}
+
+    def add(self, images: np.ndarray, labels: np.ndarray) -> None:
+        """Looks at one chunk; keeps what a class still lacks, in stream order."""
+        labels = np.asarray(labels)
+        for label in np.unique(labels):
+            kept = self._kept[int(label)]
+            missing = self.per_class - sum(len(block) for block in kept)
+            if missing > 0:
+                kept.append(np.asarray(images)[labels == label][:missing])
+
+    @property
+    def count(self) -> int:
+        """Images kept so far."""
+        return sum(len(block) for blocks in self._kept.values() for block in blocks)
+
+    def grid(self) -> np.ndarray:
+        """The kept images as :func:`class_grid` lays them out: one row per class."""
+        blocks = [(block, label) for label, kept in self._kept.items() for block in kept]
+        images = np.concatenate([np.zeros((0, self.side, self.side), np.uint8)] + [block for block, _ in blocks])
+        labels = np.concatenate([np.zeros(0, np.int64)] + [np.full(len(block), label) for block, label in blocks])
+        return class_grid(images, labels, self.num_classes, self.per_class)
 
 
 def png_data_uri(png: bytes) -> str:

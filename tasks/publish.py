@@ -13,10 +13,10 @@ from gan_core.publish.stage import PublishOutcome, publish_stage
 
 @task(name="publish", retries=0)
 def publish_task(
-    snapshot_dir: str, samples_path: str, config: PublishConfig, generator_hash: str, manifest_fields: dict
+    snapshot_dir: str, accepted_path: str, config: PublishConfig, generator_hash: str, manifest_fields: dict
 ) -> PublishOutcome:
-    """Publishes the accepted synthetic samples (and the real rows if asked) as a new version."""
-    outcome = publish_stage(snapshot_dir, samples_path, config, generator_hash, manifest_fields, get_run_logger())
+    """Publishes the staged accepted samples (and the real rows if asked) as a new version with its dataset card."""
+    outcome = publish_stage(snapshot_dir, accepted_path, config, generator_hash, manifest_fields, get_run_logger())
     create_link_artifact(
         key="published-dataset",
         link=Path(outcome.version_dir).as_uri(),

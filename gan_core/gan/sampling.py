@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from gan_core import imaging
-from gan_core.config import ModelConfig
+from gan_core.config import STREAM_BLOCK, ModelConfig
 from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json
 from gan_core.io.exports import read_export_meta
 from gan_core.io.hashing import sha256_tree
@@ -74,15 +75,18 @@ class TrainedGenerator:
     class_names: tuple[str, ...]
     content_hash: str
 
-    def generate(self, labels: np.ndarray, seed: int, batch_size: int = 1024) -> np.ndarray:
+    def generate(self, labels: np.ndarray, seed: int, batch_size: int = STREAM_BLOCK) -> np.ndarray:
         """Draws one image per label with seeded noise; returns uint8 (N, 28, 28)."""
         labels = np.asarray(labels, dtype=np.int32)
         if labels.ndim != 1 or (len(labels) and (labels.min() < 0 or labels.max() >= self.model_config.num_classes)):
             raise ValueError(f"labels must be a 1-D array in [0, {self.model_config.num_classes})")
         rng = tf.random.Generator.from_seed(seed)
+        return self._draw(rng, labels, batch_size)
+
+    def _draw(self, rng: tf.random.Generator, labels: np.ndarray, batch_size: int) -> np.ndarray:
         outputs = []
         for start in range(0, len(labels), batch_size):
-            chunk = labels[start : start + batch_size]
+            chunk = labels[start : start + batch_size].astype(np.int32)
             noise = rng.normal([len(chunk), self.model_config.latent_dim])
             outputs.append(imaging.to_uint8(self._forward(noise, tf.constant(chunk)).numpy()))
         if not outputs:
@@ -98,6 +102,24 @@ class TrainedGenerator:
         """Draws ``per_class`` samples of every class; returns (images, labels)."""
         labels = np.repeat(np.arange(self.model_config.num_classes, dtype=np.int64), per_class)
         return self.generate(labels, seed), labels
+
+    def iter_per_class(self, per_class: int, seed: int, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yields the samples of :meth:`generate_per_class` as (images, labels) chunks of ``chunk_size``.
+
+        The noise is drawn in blocks of ``STREAM_BLOCK`` from one generator, as ``generate`` does,
+        so the samples are the same for every chunk size that is a multiple of the block.
+
+        Raises:
+            ValueError: ``chunk_size`` is not a positive multiple of ``STREAM_BLOCK``.
+        """
+        if chunk_size < STREAM_BLOCK or chunk_size % STREAM_BLOCK:
+            raise ValueError(f"chunk_size must be a positive multiple of {STREAM_BLOCK}, got {chunk_size}")
+        total = per_class * self.model_config.num_classes
+        rng = tf.random.Generator.from_seed(seed)
+        for start in range(0, total, chunk_size):
+            # Labels are computed per chunk, never held for the whole stream.
+            labels = np.arange(start, min(start + chunk_size, total), dtype=np.int64) // per_class
+            yield self._draw(rng, labels, STREAM_BLOCK), labels
 
 
 def load_generator(directory: Path) -> TrainedGenerator:

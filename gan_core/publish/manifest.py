@@ -38,6 +38,7 @@ RESERVED_MANIFEST_KEYS = frozenset(
         "rows_per_source",
         "rows_per_split_source",
         "shards",
+        "files",
         "arrow_schema",
         "manifest_sha256",
     }

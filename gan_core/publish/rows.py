@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -39,6 +39,24 @@ class Rows:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+
+@dataclass(frozen=True)
+class RowStream:
+    """Rows of one source and split that arrive in blocks, so publish never holds them all.
+
+    Attributes:
+        source: "real" or "synthetic"; every block must say the same.
+        split: The split every block belongs to.
+        num_rows: How many rows the blocks add up to (shard names need the count up front).
+        blocks: Returns a fresh iterator of :class:`Rows` each call (a publish that must retry
+            under the next version number reads the rows again).
+    """
+
+    source: str
+    split: str
+    num_rows: int
+    blocks: Callable[[], Iterable[Rows]]
 
 
 @dataclass(frozen=True)
@@ -115,27 +133,28 @@ def check_part(index: int, part: Any, num_classes: int) -> CheckedPart:
     )
 
 
+def with_sample_ids(part: CheckedPart, counters: Counter) -> CheckedPart:
+    """``part`` with its sample ids filled in: "<real|syn>-<split>-<index>", numbered on from ``counters``."""
+    ids = part.sample_ids
+    if ids is None:
+        prefix = "real" if part.source == "real" else "syn"
+        start = counters[(part.source, part.split)]
+        ids = [f"{prefix}-{part.split}-{start + i:06d}" for i in range(len(part.labels))]
+    counters[(part.source, part.split)] += len(ids)
+    return CheckedPart(
+        images=part.images,
+        labels=part.labels,
+        source=part.source,
+        split=part.split,
+        sample_ids=ids,
+        judge_confidence=part.judge_confidence,
+        generator_version=part.generator_version,
+    )
+
+
 def assign_sample_ids(parts: list[CheckedPart]) -> list[CheckedPart]:
     counters: Counter = Counter()
-    filled = []
-    for part in parts:
-        ids = part.sample_ids
-        if ids is None:
-            prefix = "real" if part.source == "real" else "syn"
-            start = counters[(part.source, part.split)]
-            ids = [f"{prefix}-{part.split}-{start + i:06d}" for i in range(len(part.labels))]
-        counters[(part.source, part.split)] += len(ids)
-        filled.append(
-            CheckedPart(
-                images=part.images,
-                labels=part.labels,
-                source=part.source,
-                split=part.split,
-                sample_ids=ids,
-                judge_confidence=part.judge_confidence,
-                generator_version=part.generator_version,
-            )
-        )
+    filled = [with_sample_ids(part, counters) for part in parts]
     seen: set[str] = set()
     for part in filled:
         for sample_id in part.sample_ids:

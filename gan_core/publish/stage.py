@@ -1,4 +1,8 @@
-"""The publish stage: accepted samples (and the real rows if asked) in, a verified version out."""
+"""The publish stage: staged accepted samples (and the real rows if asked) in, a verified version out.
+
+The accepted rows are read from the quality stage's staging file in batches of
+``rows_per_shard`` and written into shards as they fill, so memory does not grow with them.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from gan_core.config import PublishConfig
 from gan_core.data.snapshot import load_snapshot
 from gan_core.data.splits import LabeledSplits
-from gan_core.publish.rows import Rows
+from gan_core.publish.rows import Rows, RowStream
 from gan_core.publish.verify import verify
-from gan_core.publish.writer import publish_version
+from gan_core.publish.writer import publish_streams
+from gan_core.quality.staging import iter_staged, staged_rows
 
 
 @dataclass(frozen=True)
@@ -29,38 +32,49 @@ class PublishOutcome:
     rows_per_source: dict
 
 
-def _real_rows(splits: LabeledSplits) -> list[Rows]:
+def _real_rows(splits: LabeledSplits) -> list[RowStream]:
+    # The real splits are the ingested snapshot, already in memory and not grown by sampling.
     return [
-        Rows(splits.train_images, splits.train_labels, source="real", split="train"),
-        Rows(splits.test_images, splits.test_labels, source="real", split="test"),
-    ]
+        RowStream("real", split, len(labels), lambda images=images, labels=labels, split=split: [
+            Rows(images, labels, source="real", split=split)
+        ])
+        for split, images, labels in (
+            ("train", splits.train_images, splits.train_labels),
+            ("test", splits.test_images, splits.test_labels),
+        )
+    ]  # fmt: skip
+
+
+def _synthetic_rows(accepted_path: str, generator_hash: str, batch_rows: int) -> RowStream:
+    def blocks():
+        for images, labels, confidences in iter_staged(Path(accepted_path), batch_rows):
+            yield Rows(
+                images=images,
+                labels=labels,
+                source="synthetic",
+                split="train",
+                judge_confidence=confidences,
+                generator_version=generator_hash[:16],
+            )
+
+    return RowStream("synthetic", "train", staged_rows(Path(accepted_path)), blocks)
 
 
 def publish_stage(
     snapshot_dir: str,
-    samples_path: str,
+    accepted_path: str,
     config: PublishConfig,
     generator_hash: str,
     manifest_fields: dict,
     logger: logging.Logger | logging.LoggerAdapter,
 ) -> PublishOutcome:
-    """Publishes the accepted samples of ``samples_path`` as a new version, then verifies it."""
+    """Publishes the accepted samples staged at ``accepted_path`` as a new version, then verifies it."""
     _, splits = load_snapshot(Path(snapshot_dir))
-    with np.load(samples_path) as samples:
-        accepted = samples["accepted"]
-        synthetic = Rows(
-            images=samples["images"][accepted],
-            labels=samples["labels"][accepted].astype(np.int64),
-            source="synthetic",
-            split="train",
-            judge_confidence=samples["confidence"][accepted].astype(np.float32),
-            generator_version=generator_hash[:16],
-        )
-    parts = [synthetic, *(_real_rows(splits) if config.include_real else [])]
-    published = publish_version(
+    streams = [_synthetic_rows(accepted_path, generator_hash, config.rows_per_shard)]
+    published = publish_streams(
         config.output_root,
         config.dataset_name,
-        parts,
+        streams + (_real_rows(splits) if config.include_real else []),
         splits.class_names,
         manifest_fields,
         rows_per_shard=config.rows_per_shard,

@@ -13,8 +13,29 @@ from gan_core.publish.manifest import MANIFEST_DIGEST_KEY, manifest_digest, read
 from gan_core.publish.schema import MANIFEST_FILE, PublishError
 
 
+def _check_file(version_dir: Path, entry: dict, what: str, fix: str) -> Path:
+    """Checks one listed file's path, presence, size and sha256; returns its path."""
+    relative = entry["path"]
+    if not isinstance(relative, str) or relative.startswith("/") or ".." in relative.split("/"):
+        raise PublishError(f"{what} path {relative!r} in the manifest points outside {version_dir}; {fix}")
+    path = version_dir / relative
+    if not path.is_file():
+        raise PublishError(f"{what} {relative} is missing from {version_dir}; {fix}")
+    size = path.stat().st_size
+    if size != entry["bytes"]:
+        raise PublishError(
+            f"{what} {relative} has {size} bytes, the manifest says {entry['bytes']}; it is corrupt, {fix}"
+        )
+    if sha256_file(path) != entry["sha256"]:
+        raise PublishError(f"{what} {relative} does not match its sha256 in the manifest; it is corrupt, {fix}")
+    return path
+
+
 def verify(version_dir: Path) -> dict:
     """Checks a published version against its manifest: sizes, sha256, row counts, file set.
+
+    The shards, the dataset card (``README.md``) and its sample grid are each checked against
+    their size and sha256 in the manifest; any other file fails.
 
     Returns:
         Summary: dataset_name, version, path, shards, rows, bytes, rows_per_split.
@@ -44,28 +65,20 @@ def verify(version_dir: Path) -> dict:
     split_rows: Counter = Counter()
     total_bytes = 0
     for shard in shards:
-        relative = shard["path"]
-        if not isinstance(relative, str) or relative.startswith("/") or ".." in relative.split("/"):
-            raise PublishError(f"shard path {relative!r} in the manifest points outside {version_dir}; {fix}")
-        listed.add(relative)
-        path = version_dir / relative
-        if not path.is_file():
-            raise PublishError(f"shard {relative} is missing from {version_dir}; {fix}")
-        size = path.stat().st_size
-        if size != shard["bytes"]:
-            raise PublishError(
-                f"shard {relative} has {size} bytes, the manifest says {shard['bytes']}; it is corrupt, {fix}"
-            )
-        if sha256_file(path) != shard["sha256"]:
-            raise PublishError(f"shard {relative} does not match its sha256 in the manifest; it is corrupt, {fix}")
+        path = _check_file(version_dir, shard, "shard", fix)
+        listed.add(shard["path"])
         try:
             rows = pq.ParquetFile(path).metadata.num_rows
         except (OSError, pa.ArrowException) as exc:
-            raise PublishError(f"shard {relative} is not readable Parquet ({exc}); {fix}") from exc
+            raise PublishError(f"shard {shard['path']} is not readable Parquet ({exc}); {fix}") from exc
         if rows != shard["rows"]:
-            raise PublishError(f"shard {relative} has {rows} rows, the manifest says {shard['rows']}; {fix}")
+            raise PublishError(f"shard {shard['path']} has {rows} rows, the manifest says {shard['rows']}; {fix}")
         split_rows[shard["split"]] += rows
-        total_bytes += size
+        total_bytes += shard["bytes"]
+    # The dataset card and its sample grid; versions published before cards existed list none.
+    for entry in manifest.get("files", []):
+        _check_file(version_dir, entry, "file", fix)
+        listed.add(entry["path"])
     # Anything but the manifest and its shards is foreign, in data/ or beside the manifest.
     present = {path.relative_to(version_dir).as_posix() for path in version_dir.rglob("*") if not path.is_dir()}
     present.discard(MANIFEST_FILE)
@@ -73,7 +86,7 @@ def verify(version_dir: Path) -> dict:
     if extra:
         raise PublishError(
             f"{extra[0]} in {version_dir} is not listed in the manifest; remove it (versions hold "
-            "only their published shards) or " + fix
+            "only their published shards, card and sample grid) or " + fix
         )
     if dict(split_rows) != expected_split_rows:
         raise PublishError(

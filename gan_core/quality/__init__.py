@@ -3,10 +3,11 @@
 Modules: ``judge`` (the judge CNN, its features and probabilities), ``judge_training`` (training
 and the judge cache), ``classifier`` (the reference classifier for CAS and the utility
 benchmark), ``metrics/`` (plug-in metrics, registered by name), ``gate`` (threshold checks and
-:class:`GateFailed`), ``report`` (:func:`evaluate`, rejection and the markdown report) and
-``stage`` (the flow's quality step with its typed result). This package re-exports the gate and
-report names; ``judge``, ``judge_training`` and ``classifier`` import TensorFlow, so import them
-directly.
+:class:`GateFailed`), ``report`` (:func:`evaluate` and the markdown report), ``streaming`` (the
+scoring, chunk by chunk, with pairwise metrics on a seeded subsample), ``staging`` (accepted
+rows staged on disk for publish) and ``stage`` (the flow's quality step with its typed result).
+This package re-exports the gate and report names; ``judge``, ``judge_training`` and
+``classifier`` import TensorFlow, so import them directly.
 """
 
 from gan_core.quality.gate import GateCheck, GateFailed, GateResult, apply_gate
@@ -17,7 +18,6 @@ from gan_core.quality.report import (
     label_agreement,
     label_confidences,
     report_markdown,
-    second_judge_agreement,
 )
 
 __all__ = [
@@ -31,5 +31,4 @@ __all__ = [
     "label_agreement",
     "label_confidences",
     "report_markdown",
-    "second_judge_agreement",
 ]

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_core import imaging
-from gan_core.config import JudgeConfig
+from gan_core.config import STREAM_BLOCK, JudgeConfig
 from gan_core.io.fsutil import staged_directory
 from gan_core.io.exports import read_export_meta
 from gan_core.io.hashing import payload_digest
@@ -40,7 +40,7 @@ FORMAT_VERSION = 1
 MODEL_FILE = "judge.keras"
 META_FILE = "judge.json"
 FEATURES_LAYER = "features"
-INFERENCE_BATCH = 1024
+INFERENCE_BATCH = STREAM_BLOCK  # whole stream blocks: chunked scoring equals scoring all at once
 EMBED_CACHE_ENTRIES = 4
 # Long work says how far it is at least this often (judge training on 60k images takes minutes).
 PROGRESS_SECONDS = 15.0
@@ -191,7 +191,9 @@ class Judge:
             if time.perf_counter() - last_report >= PROGRESS_SECONDS:
                 last_report = time.perf_counter()
                 done = min(start + batch_size, len(images))
-                logger.info("judge scored %d of %d images (%.0f img/s)", done, len(images), done / (last_report - started))
+                logger.info(
+                    "judge scored %d of %d images (%.0f img/s)", done, len(images), done / (last_report - started)
+                )
         features.flags.writeable = False
         logits.flags.writeable = False
         if key is not None:
@@ -248,12 +250,22 @@ class Judge:
         """
         directory = Path(directory)
         meta = read_export_meta(
-            directory, META_FILE, (MODEL_FILE,), FORMAT_VERSION, JudgeError, "a saved judge",
+            directory,
+            META_FILE,
+            (MODEL_FILE,),
+            FORMAT_VERSION,
+            JudgeError,
+            "a saved judge",
             f"delete {directory} and train the judge again",
         )
         model_path = directory / MODEL_FILE
         model = keras.models.load_model(model_path, compile=False)
         known = {
-            "format_version", "architecture_version", "test_accuracy", "num_classes", "image_shape", "keras_version"
+            "format_version",
+            "architecture_version",
+            "test_accuracy",
+            "num_classes",
+            "image_shape",
+            "keras_version",
         }
         return cls(model, meta["test_accuracy"], {k: v for k, v in meta.items() if k not in known})

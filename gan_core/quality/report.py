@@ -6,10 +6,8 @@ judge is not confident about, and applies :class:`gan_core.config.GateThresholds
 renders the report (tables and an inline sample grid) for a UI artifact.
 """
 
-
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -17,12 +15,9 @@ from typing import Sequence
 import numpy as np
 
 from gan_core.config import QualityConfig
-from gan_core.imaging import png_data_uri
-from gan_core.quality import metrics as metric_registry
-from gan_core.quality.gate import GateFailed, GateResult, apply_gate
-from gan_core.quality.metrics import FeatureExtractor, MetricContext
-
-logger = logging.getLogger(__name__)
+from gan_core.imaging import check_images, check_labels, png_data_uri
+from gan_core.quality.gate import GateFailed, GateResult
+from gan_core.quality.metrics import FeatureExtractor
 
 
 @dataclass(eq=False)
@@ -33,16 +28,30 @@ class QualityReport:
         metrics: Every computed metric, plus acceptance_rate, label_fidelity_accepted and judge_accuracy.
         per_class: One row per class: label, class_name, generated, accepted, acceptance_rate,
             label_fidelity, mean_confidence.
-        accepted: Bool mask over the synthetic samples that survived rejection.
-        confidences: The judge's probability of each sample's conditioned label.
+        accepted: Bool mask over the synthetic samples that survived rejection; None when the
+            samples were streamed (their rows went to disk, not into the report).
+        confidences: The judge's probability of each sample's conditioned label; None when streamed.
         gate: The gate outcome.
+        num_samples: Samples scored; None counts ``accepted``.
+        num_accepted: Samples that survived rejection; None counts ``accepted``.
+        metric_subsample: What the pairwise metrics saw (size, total, seed); see
+            :mod:`gan_core.quality.streaming`.
     """
 
     metrics: dict[str, float]
     per_class: list[dict]
-    accepted: np.ndarray
-    confidences: np.ndarray
+    accepted: np.ndarray | None
+    confidences: np.ndarray | None
     gate: GateResult
+    num_samples: int | None = None
+    num_accepted: int | None = None
+    metric_subsample: dict | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_samples is None:
+            self.num_samples = int(len(self.accepted))
+        if self.num_accepted is None:
+            self.num_accepted = int(np.sum(self.accepted))
 
     @property
     def passed(self) -> bool:
@@ -59,33 +68,27 @@ class QualityReport:
         return {
             "passed": self.gate.passed,
             "failures": self.failures,
-            "num_samples": int(len(self.accepted)),
-            "num_accepted": int(np.sum(self.accepted)),
-            "metrics": {key: _json_float(value) for key, value in self.metrics.items()},
+            "num_samples": self.num_samples,
+            "num_accepted": self.num_accepted,
+            "metrics": {key: json_float(value) for key, value in self.metrics.items()},
             "checks": [
-                {"name": c.name, "value": None if c.value is None else _json_float(c.value),
-                 "threshold": c.threshold, "op": c.op, "passed": c.passed}
+                {
+                    "name": c.name,
+                    "value": None if c.value is None else json_float(c.value),
+                    "threshold": c.threshold,
+                    "op": c.op,
+                    "passed": c.passed,
+                }
                 for c in self.gate.checks
             ],
             "per_class": self.per_class,
+            "metric_subsample": self.metric_subsample,
         }
 
 
-def _json_float(value: float) -> float | None:
-    # JSON has no NaN/inf; None keeps the file valid and the gap visible.
+def json_float(value: float) -> float | None:
+    """``value`` as a float, or None where JSON has no number (NaN, inf), so the gap stays visible."""
     return float(value) if math.isfinite(value) else None
-
-
-def _real_arrays(real) -> dict[str, np.ndarray]:
-    arrays = {}
-    for name in ("train_images", "train_labels", "test_images", "test_labels"):
-        if not hasattr(real, name):
-            raise ValueError(
-                f"real data has no {name!r}: pass an object with train_images, train_labels, "
-                "test_images and test_labels (e.g. gan_core.data.LabeledSplits)"
-            )
-        arrays[name] = getattr(real, name)
-    return arrays
 
 
 def label_confidences(probabilities: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -103,14 +106,17 @@ def evaluate(
     class_names: Sequence[str] | None = None,
     second_judge: FeatureExtractor | None = None,
 ) -> QualityReport:
-    """Scores synthetic samples and applies the gate (never raises on a failed gate).
+    """Scores synthetic samples held in memory and applies the gate (never raises on a failed gate).
+
+    The same scoring as the quality stage's stream (:class:`gan_core.quality.streaming.StreamingEvaluation`),
+    in one chunk; the report also carries the per-sample ``accepted`` mask and ``confidences``.
 
     Args:
         synthetic_images: uint8 (n, H, W) samples.
         synthetic_labels: The labels they were conditioned on.
         real: Object with train_images/train_labels/test_images/test_labels arrays.
         judge: The trained judge (``predict_proba`` and ``features``).
-        config: Metrics to compute and gate thresholds.
+        config: Metrics to compute, gate thresholds and ``metric_subsample``.
         num_classes: Number of classes.
         class_names: Names indexed by label; None uses the label numbers.
         second_judge: A classifier that does not reject anything (another architecture): its
@@ -120,77 +126,14 @@ def evaluate(
     Raises:
         ValueError: malformed arrays, an unknown metric, or class_names of the wrong length.
     """
-    if class_names is None:
-        class_names = [str(label) for label in range(num_classes)]
-    if len(class_names) != num_classes:
-        raise ValueError(f"class_names has {len(class_names)} entries but num_classes is {num_classes}")
-    arrays = _real_arrays(real)
-    context = MetricContext(
-        synthetic_images=synthetic_images,
-        synthetic_labels=synthetic_labels,
-        real_train_images=arrays["train_images"],
-        real_train_labels=arrays["train_labels"],
-        real_test_images=arrays["test_images"],
-        real_test_labels=arrays["test_labels"],
-        num_classes=num_classes,
-        judge=judge,
-        seed=config.seed,
-    )
-    values = metric_registry.compute(config.metrics, context)
+    from gan_core.quality.streaming import StreamingEvaluation  # it builds on this module's report
 
-    labels = context.labels("synthetic")
-    probabilities = context.probabilities("synthetic")
-    confidences = label_confidences(probabilities, labels)
-    correct = np.argmax(probabilities, axis=1) == labels
-    accepted = confidences >= config.gate.min_confidence
-    values["acceptance_rate"] = float(np.mean(accepted))
-    values["label_fidelity_accepted"] = float(np.mean(correct[accepted])) if accepted.any() else float("nan")
-    test_predictions = np.argmax(context.probabilities("test"), axis=1)
-    values["judge_accuracy"] = float(np.mean(test_predictions == context.labels("test")))
-    if "label_fidelity" in values:
-        # Relative to what the judge achieves on real data, so a harder dataset (where the judge
-        # itself reaches ~90 %) is not refused for the judge's own errors.
-        values["label_fidelity_gap"] = values["judge_accuracy"] - values["label_fidelity"]
-    if second_judge is not None:
-        values.update(second_judge_agreement(second_judge, context, accepted))
-
-    per_class = []
-    for label in range(num_classes):
-        mine = labels == label
-        generated = int(np.sum(mine))
-        per_class.append({
-            "label": label,
-            "class_name": str(class_names[label]),
-            "generated": generated,
-            "accepted": int(np.sum(accepted & mine)),
-            "acceptance_rate": _json_float(float(np.mean(accepted[mine])) if generated else float("nan")),
-            "label_fidelity": _json_float(float(np.mean(correct[mine])) if generated else float("nan")),
-            "mean_confidence": _json_float(float(np.mean(confidences[mine])) if generated else float("nan")),
-        })
-
-    gate = apply_gate(values, config.gate)
-    report = QualityReport(values, per_class, accepted, confidences, gate)
-    if gate.passed:
-        logger.info("quality gate passed: %d of %d samples accepted", int(accepted.sum()), len(accepted))
-    else:
-        logger.warning("quality gate failed: %s", "; ".join(gate.failures))
+    labels = check_labels(synthetic_labels, len(synthetic_images), num_classes, "synthetic_labels")
+    stream = StreamingEvaluation(real, judge, config, num_classes, class_names, second_judge, len(labels))
+    confidences, accepted = stream.add(check_images(synthetic_images, "synthetic_images"), labels)
+    report = stream.finish()
+    report.accepted, report.confidences = accepted, confidences
     return report
-
-
-def second_judge_agreement(second_judge: FeatureExtractor, context: MetricContext, accepted: np.ndarray) -> dict[str, float]:
-    """The second judge's accuracy on real test and its agreement with the synthetic labels."""
-    labels = context.labels("synthetic")
-    agrees = np.argmax(second_judge.predict_proba(context.images("synthetic")), axis=1) == labels
-    test_accuracy = float(np.mean(
-        np.argmax(second_judge.predict_proba(context.images("test")), axis=1) == context.labels("test")
-    ))
-    agreement = float(np.mean(agrees[accepted])) if accepted.any() else float("nan")
-    return {
-        "second_judge_accuracy": test_accuracy,
-        "second_judge_agreement": agreement,
-        "second_judge_agreement_all": float(np.mean(agrees)) if len(agrees) else float("nan"),
-        "second_judge_gap": test_accuracy - agreement,
-    }
 
 
 def enforce_gate(report: QualityReport) -> QualityReport:
@@ -222,11 +165,13 @@ def label_agreement(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
     """
     if "label_fidelity" not in metrics:
         return {}
-    table = {"rejecting judge": {
-        "real_test_accuracy": metrics.get("judge_accuracy"),
-        "all_samples": metrics["label_fidelity"],
-        "accepted_rows": metrics.get("label_fidelity_accepted"),
-    }}
+    table = {
+        "rejecting judge": {
+            "real_test_accuracy": metrics.get("judge_accuracy"),
+            "all_samples": metrics["label_fidelity"],
+            "accepted_rows": metrics.get("label_fidelity_accepted"),
+        }
+    }
     if "second_judge_agreement" in metrics:
         table["second judge (LeNet, no rejection)"] = {
             "real_test_accuracy": metrics["second_judge_accuracy"],
@@ -239,7 +184,7 @@ def label_agreement(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
 def report_markdown(report: QualityReport, grid_png: bytes | None = None) -> str:
     """Renders the report as markdown: verdict, metrics with thresholds, per-class table, grid."""
     verdict = "PASS" if report.gate.passed else "FAIL"
-    total, kept = len(report.accepted), int(np.sum(report.accepted))
+    total, kept = report.num_samples, report.num_accepted
     lines = [
         f"# Quality gate: **{verdict}**",
         "",
@@ -282,7 +227,10 @@ def report_markdown(report: QualityReport, grid_png: bytes | None = None) -> str
     ]
     for row in report.per_class:
         cells = [
-            str(row["label"]), row["class_name"], str(row["generated"]), str(row["accepted"]),
+            str(row["label"]),
+            row["class_name"],
+            str(row["generated"]),
+            str(row["accepted"]),
             *(_format(row[key], "-") for key in ("acceptance_rate", "label_fidelity", "mean_confidence")),
         ]
         lines.append("| " + " | ".join(cells) + " |")

@@ -1,23 +1,27 @@
 """The quality-check stage: judge, sample, score, reject and gate in one step, with a typed result.
 
-It owns the layout of ``<run_dir>/quality/<generator hash[:16]>/``: ``samples.npz`` (images,
-labels, confidence, accepted), ``report.json``, ``accepted_grid.png`` and ``training_curves.png``.
+Samples are generated, judged and staged in chunks of ``QualityConfig.chunk_size``, so memory
+does not grow with ``samples_per_class`` (:mod:`gan_core.quality.streaming`). The stage owns the
+layout of ``<run_dir>/quality/<generator hash[:16]>/``: ``accepted.parquet`` (the accepted rows,
+staged for publish: :mod:`gan_core.quality.staging`), ``report.json``, ``accepted_grid.png`` and
+``training_curves.png``. Nothing is published here, whatever the gate says.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from gan_core import imaging, plots
 from gan_core.config import JudgeConfig, QualityConfig
 from gan_core.data.snapshot import load_snapshot
-from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json
-from gan_core.quality.report import evaluate, label_agreement, report_markdown
+from gan_core.io.fsutil import atomic_write_json
+from gan_core.quality.report import label_agreement, report_markdown
+from gan_core.quality.staging import STAGED_FILE, AcceptedRowsWriter
+from gan_core.quality.streaming import StreamingEvaluation
+
+GRID_PER_CLASS = 12
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,9 @@ class QualityOutcome:
         failures: One line per failed gate check; empty when the gate passed.
         num_checks: How many gate checks ran.
         gate: ``{"passed": bool, "checks": [...]}`` for the manifest.
+        accepted_path: The staged accepted rows that publish reads.
+        num_samples: Samples generated and scored.
+        metric_subsample: What the pairwise metrics saw (size, total, seed) for the manifest.
         label_agreement: Each judge's real-test accuracy beside its agreement with the labels.
         markdown: The quality report, grids and plots inline, for a UI artifact.
         per_class: One row per class, for a table artifact.
@@ -38,18 +45,14 @@ class QualityOutcome:
     num_checks: int
     metrics: dict
     gate: dict
-    samples_path: str
+    accepted_path: str
     report_path: str
+    num_samples: int
     num_accepted: int
+    metric_subsample: dict
     label_agreement: dict
     markdown: str
     per_class: list[dict]
-
-
-def _save_samples(path: Path, images, labels, confidences, accepted) -> None:
-    buffer = io.BytesIO()
-    np.savez(buffer, images=images, labels=labels, confidence=confidences.astype(np.float32), accepted=accepted)
-    atomic_write_bytes(path, buffer.getvalue())
 
 
 def quality_stage(
@@ -74,29 +77,31 @@ def quality_stage(
     if second_judge is not None:
         logger.info("second judge (LeNet) test accuracy %.4f", second_judge.test_accuracy)
     generator = load_generator(Path(generator_dir))
-    images, labels = generator.generate_per_class(quality_config.samples_per_class, quality_config.seed)
-    logger.info("generated %d samples (%d per class); scoring", len(labels), quality_config.samples_per_class)
-    report = evaluate(
-        images,
-        labels,
-        splits,
-        judge,
-        quality_config,
-        len(splits.class_names),
-        splits.class_names,
-        second_judge=second_judge,
+    per_class, chunk_size = quality_config.samples_per_class, quality_config.chunk_size
+    num_classes = len(splits.class_names)
+    total = per_class * num_classes
+    stream = StreamingEvaluation(
+        splits, judge, quality_config, num_classes, splits.class_names, second_judge=second_judge, total=total
     )
-
+    logger.info(
+        "generating and scoring %d samples (%d per class) in chunks of %d; pairwise metrics on %d of them",
+        total, per_class, chunk_size, len(stream.subsample),
+    )  # fmt: skip
     out_dir = Path(run_dir) / "quality" / generator.content_hash[:16]
-    samples_path = out_dir / "samples.npz"
-    _save_samples(samples_path, images, labels, report.confidences, report.accepted)
+    accepted_path = out_dir / STAGED_FILE
+    side = splits.test_images.shape[1]
+    grid = imaging.FirstPerClass(num_classes, GRID_PER_CLASS, side)
+    with AcceptedRowsWriter(accepted_path, side) as staged:
+        for images, labels in generator.iter_per_class(per_class, quality_config.seed, chunk_size):
+            confidences, accepted = stream.add(images, labels)
+            staged.write(images[accepted], labels[accepted], confidences[accepted])
+            grid.add(images[accepted], labels[accepted])
+            logger.info("scored %d of %d samples, %d accepted so far", stream.tally.total, total, staged.rows)
+    report = stream.finish()
     summary = report.summary()
     atomic_write_json(out_dir / "report.json", summary)
 
-    accepted_grid = imaging.class_grid(
-        images[report.accepted], labels[report.accepted], len(splits.class_names), per_class=12
-    )
-    grid_png = imaging.encode_png(imaging.upscale(accepted_grid, 2))
+    grid_png = imaging.encode_png(imaging.upscale(grid.grid(), 2))
     (out_dir / "accepted_grid.png").write_bytes(grid_png)
     markdown = report_markdown(report, grid_png)
     if training_history:
@@ -111,9 +116,11 @@ def quality_stage(
         num_checks=len(report.gate.checks),
         metrics=summary["metrics"],
         gate={"passed": summary["passed"], "checks": summary["checks"]},
-        samples_path=str(samples_path),
+        accepted_path=str(accepted_path),
         report_path=str(out_dir / "report.json"),
+        num_samples=summary["num_samples"],
         num_accepted=summary["num_accepted"],
+        metric_subsample=summary["metric_subsample"],
         label_agreement=label_agreement(summary["metrics"]),
         markdown=markdown,
         per_class=report.per_class,

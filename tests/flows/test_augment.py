@@ -14,15 +14,27 @@ from gan_core import publish
 from gan_core.quality.gate import GateFailed as GateFailedError
 
 OPEN_GATE = dict(
-    min_confidence=0.0, max_label_fidelity_gap=1.0, max_second_judge_gap=1.0, max_fid_ratio=1e9, max_memorization_rate=1.0,
-    min_acceptance_rate=0.0, min_judge_accuracy=0.0, min_coverage=0.0,
+    min_confidence=0.0,
+    max_label_fidelity_gap=1.0,
+    max_second_judge_gap=1.0,
+    max_fid_ratio=1e9,
+    max_memorization_rate=1.0,
+    min_acceptance_rate=0.0,
+    min_judge_accuracy=0.0,
+    min_coverage=0.0,
 )
 
 
 def _tiny(tmp_path: Path, **overrides) -> dict:
     parameters = dict(
-        source="sample", real_labeled_limit=512, steps=20, batch_size=32, samples_per_class=20,
-        judge_epochs=1, output_root=str(tmp_path / "datasets"), work_root=str(tmp_path / "work"),
+        source="sample",
+        real_labeled_limit=512,
+        steps=20,
+        batch_size=32,
+        samples_per_class=20,
+        judge_epochs=1,
+        output_root=str(tmp_path / "datasets"),
+        work_root=str(tmp_path / "work"),
         dataset_name="tiny",
     )
     return {**parameters, **overrides}
@@ -32,14 +44,24 @@ def test_flow_defaults_are_the_config_defaults(tmp_path, monkeypatch):
     import inspect
 
     from gan_core.config import (
-        DEFAULT_PROFILE, DEFAULT_WORK_ROOT, DataConfig, JudgeConfig, PublishConfig, QualityConfig, profile_configs,
+        DEFAULT_PROFILE,
+        DEFAULT_WORK_ROOT,
+        DataConfig,
+        JudgeConfig,
+        PublishConfig,
+        QualityConfig,
+        profile_configs,
     )
 
     monkeypatch.chdir(tmp_path)  # the default output and work roots are relative
     defaults = {name: p.default for name, p in inspect.signature(augment.fn).parameters.items()}
     model, train = profile_configs(DEFAULT_PROFILE)
     assert build_configs(defaults) == {
-        "data": DataConfig(), "model": model, "train": train, "judge": JudgeConfig(), "quality": QualityConfig(),
+        "data": DataConfig(),
+        "model": model,
+        "train": train,
+        "judge": JudgeConfig(),
+        "quality": QualityConfig(),
         "publish": PublishConfig(),
     }
     assert defaults["profile"] == DEFAULT_PROFILE and defaults["work_root"] == str(DEFAULT_WORK_ROOT)
@@ -102,8 +124,9 @@ def test_profile_sets_the_training_config_and_overrides_change_only_their_key(tm
     overridden = build_configs({**defaults, "profile": "quality", "steps": 7})
     assert overridden["train"].steps == 7
     # Every other profile field survives the partial override.
-    assert overridden["train"].model_copy(update={"steps": quality_train.steps, "seed": 0, "precision": "auto"}) == \
-        quality_train.model_copy(update={"seed": 0, "precision": "auto"})
+    assert overridden["train"].model_copy(
+        update={"steps": quality_train.steps, "seed": 0, "precision": "auto"}
+    ) == quality_train.model_copy(update={"seed": 0, "precision": "auto"})
     assert overridden["model"] == quality_model
 
 
@@ -141,6 +164,16 @@ def test_flow_publishes_readable_verified_shards_and_caches_ingest(prefect_harne
     assert set(second) == {"real_test_accuracy", "all_samples", "accepted_rows"}
     assert second["accepted_rows"] == manifest["metrics"]["second_judge_agreement"]
     assert manifest["training"]["profile"] == "default" and manifest["training"]["steps"] == 20
+    assert manifest["metric_subsample"] == {
+        "size": 200,
+        "total": 200,
+        "max_size": 10_000,
+        "seed": 0,
+        "all_samples": True,
+    }
+    assert manifest["flow_run_id"] == str(state.state_details.flow_run_id) and manifest["training_run"]
+    card = (version_dir / "README.md").read_text()
+    assert manifest["generator_hash"] in card and manifest["flow_run_id"] in card
     assert publish.verify(version_dir)["rows"] == summary["rows"]
 
     frame = pd.read_parquet(version_dir / "data")

@@ -65,6 +65,11 @@ TAMPERS = {
         lambda v: (v / "notes.txt").write_text("hi"),
         "notes.txt .* is not listed in the manifest",
     ),
+    "edited card": (
+        lambda v: (v / "README.md").write_text((v / "README.md").read_text().replace("v0002", "v0009")),
+        "file README.md does not match its sha256",
+    ),
+    "missing sample grid": (lambda v: (v / "sample_grid.png").unlink(), "file sample_grid.png is missing"),
     "edited manifest": (lambda v: _edit_manifest(v, _relabel), "manifest.json was edited after publishing"),
     "manifest not JSON": (lambda v: (v / publish.MANIFEST_FILE).write_text("{"), "manifest.json is not valid JSON"),
     "manifest gone": (lambda v: (v / publish.MANIFEST_FILE).unlink(), "version v0002 is not published"),

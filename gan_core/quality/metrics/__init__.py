@@ -69,6 +69,23 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (exp / np.sum(exp, axis=-1, keepdims=True)).astype(np.float32)
 
 
+def judge_outputs(judge: FeatureExtractor, images: np.ndarray, cache: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Returns a judge's (features, probabilities) of ``images``, float32.
+
+    Args:
+        judge: A :class:`FeatureExtractor`; one with ``embed`` (the real judge) yields both in one pass.
+        images: uint8 (n, H, W).
+        cache: Whether the judge may keep the result (a streamed chunk is never scored twice).
+    """
+    embed = getattr(judge, "embed", None)
+    if embed is not None:
+        features, logits = embed(images, cache=cache)
+        probabilities = softmax(logits)
+    else:
+        features, probabilities = judge.features(images), judge.predict_proba(images)
+    return np.asarray(features, np.float32), np.asarray(probabilities, np.float32)
+
+
 def register(name: str) -> Callable[[MetricFn], MetricFn]:
     """Registers a metric function under ``name``.
 
@@ -207,18 +224,7 @@ class MetricContext:
         return self._cache[key]
 
     def _embed(self, which: SetName) -> tuple[np.ndarray, np.ndarray]:
-        def build():
-            images = self.images(which)
-            embed = getattr(self.judge, "embed", None)
-            if embed is not None:
-                # The real judge yields features and logits in one pass.
-                features, logits = embed(images)
-                probabilities = softmax(logits)
-            else:
-                features, probabilities = self.judge.features(images), self.judge.predict_proba(images)
-            return np.asarray(features, np.float32), np.asarray(probabilities, np.float32)
-
-        return self._cached(("embed", which), build)
+        return self._cached(("embed", which), lambda: judge_outputs(self.judge, self.images(which)))
 
     def features(self, which: SetName) -> np.ndarray:
         """Returns judge penultimate features (n, d) float32 of a set, computed once."""
@@ -245,9 +251,7 @@ class MetricContext:
         """Returns each image's pixel-space L2 distance to its nearest real train image."""
         from gan_core.quality.metrics.neighbors import nearest_neighbors
 
-        return self._cached(
-            ("train_nn", which), lambda: nearest_neighbors(self.pixels(which), self.pixels("train"))[0]
-        )
+        return self._cached(("train_nn", which), lambda: nearest_neighbors(self.pixels(which), self.pixels("train"))[0])
 
     def rng(self, purpose: str) -> np.random.Generator:
         """Returns a generator seeded by (seed, purpose): metrics draw independently, reproducibly."""

@@ -28,6 +28,28 @@ def classifier_score(probabilities: np.ndarray) -> float:
     return float(np.exp(np.mean(terms.sum(axis=1))))
 
 
+def classifier_score_from_sums(plogp_sum: float, probability_sums: np.ndarray, count: int) -> float:
+    """The classifier score from sums over samples, for a stream that never holds them all.
+
+    ``mean KL(p || m) = (sum p log p - sum_c P_c log m_c) / n`` with ``P_c`` the summed
+    probabilities and ``m = P / n`` the marginal; it equals :func:`classifier_score` up to rounding.
+
+    Args:
+        plogp_sum: Sum over samples and classes of ``p log p`` (0 where p is 0).
+        probability_sums: (C,) summed probabilities per class.
+        count: Number of samples.
+
+    Raises:
+        ValueError: ``count`` is not positive.
+    """
+    if count < 1:
+        raise ValueError(f"the classifier score needs at least one sample, got {count}")
+    sums = np.asarray(probability_sums, dtype=np.float64)
+    positive = sums > 0
+    cross = float(np.sum(sums[positive] * np.log(sums[positive] / count)))
+    return float(np.exp((plogp_sum - cross) / count))
+
+
 @register("classifier_score")
 def compute(context: MetricContext) -> dict[str, float]:
     """Classifier score of the synthetic set and, for scale, of the real test set."""

@@ -61,3 +61,16 @@ def test_weights_from_another_architecture_are_refused(exported, tmp_path):
     (directory / "weights.npz").write_bytes((tmp_path / "wide" / "weights.npz").read_bytes())
     with pytest.raises(GeneratorLoadError, match="does not match"):
         load_generator(directory)
+
+
+def test_chunked_generation_draws_the_same_samples_whatever_the_chunk_size(exported):
+    _, directory, _ = exported
+    generator = load_generator(directory)
+    images, labels = generator.generate_per_class(250, seed=3)  # 2,500: three blocks of 1,024
+    for chunk_size in (1024, 2048, 4096):
+        chunks = list(generator.iter_per_class(250, seed=3, chunk_size=chunk_size))
+        assert [len(chunk_labels) for _, chunk_labels in chunks][:-1] == [chunk_size] * (len(chunks) - 1)
+        np.testing.assert_array_equal(np.concatenate([chunk for chunk, _ in chunks]), images)
+        np.testing.assert_array_equal(np.concatenate([chunk_labels for _, chunk_labels in chunks]), labels)
+    with pytest.raises(ValueError, match="multiple of 1024"):
+        next(generator.iter_per_class(250, seed=3, chunk_size=1000))

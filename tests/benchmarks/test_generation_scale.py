@@ -1,0 +1,51 @@
+"""benchmarks/generation_scale.py: a tiny real run writes its result and table, then is skipped when run again.
+
+No assertion here depends on how fast anything ran.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.scripts import loaded_script
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "generation_scale.py"
+TINY = ["--prepare-steps", "4", "--judge-epochs", "1", "--chunk-size", "1024", "--metric-subsample", "500"]
+
+
+def run(results_dir: Path, *flags: str) -> subprocess.CompletedProcess:
+    # Its own process, as a user runs it: the children it starts are what it measures.
+    command = [sys.executable, str(SCRIPT), "--results-dir", str(results_dir), *TINY, *flags]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=SCRIPT.parents[1])
+
+
+@pytest.mark.slow
+def test_a_tiny_size_is_measured_once_and_resumed_after(tmp_path):
+    first = run(tmp_path, "--sizes", "1500")
+    assert first.returncode == 0, first.stderr[-3000:]
+    result = json.loads((tmp_path / "samples-1500.json").read_text())
+    assert result["samples"] == 1500 and result["rows_published"] == result["accepted"] == 1500  # gate open
+    assert result["metric_subsample"] == {"size": 500, "total": 1500, "max_size": 500, "seed": 0, "all_samples": False}
+    assert result["peak_rss_bytes"] > 100 * 2**20  # a whole TensorFlow process, not the parent
+    assert result["samples_per_second"] == pytest.approx(
+        1500 / (result["quality_seconds"] + result["publish_seconds"]), rel=0.01
+    )
+    assert not (tmp_path / "work" / "run-1500").exists()  # outputs removed unless --keep-outputs
+    assert "| 1,500 |" in (tmp_path / "table.md").read_text()
+
+    again = run(tmp_path, "--sizes", "1500")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "already measured: [1500]" in again.stderr
+    assert json.loads((tmp_path / "samples-1500.json").read_text()) == result
+
+
+def test_sizes_must_split_evenly_over_the_classes():
+    with loaded_script(SCRIPT, "benchmark_generation_scale") as module:
+        with pytest.raises(SystemExit):
+            module.parse_arguments(["--sizes", "1000", "1005"])
+        assert module.parse_arguments(["--sizes", "1000"]).sizes == [1000]
