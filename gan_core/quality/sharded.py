@@ -129,6 +129,7 @@ def score_shard(plan: ShardPlan, inputs: QualityInputs, index: int, logger: Logg
     chunks = generator.iter_per_class(
         quality_config.samples_per_class, quality_config.seed, quality_config.chunk_size, start, stop
     )
+    offset = start
     with AcceptedRowsWriter(staged_path, plan.side) as staged:
         for images, labels in chunks:
             probabilities, confidences, accepted, second_agrees = judge_chunk(
@@ -136,7 +137,8 @@ def score_shard(plan: ShardPlan, inputs: QualityInputs, index: int, logger: Logg
             )
             tally.add(labels, probabilities, confidences, accepted, second_agrees)
             staged.write(images[accepted], labels[accepted], confidences[accepted])
-            rows = subsample[(subsample >= start) & (subsample < stop)] - start
+            rows = subsample[(subsample >= offset) & (subsample < offset + len(labels))] - offset
+            offset += len(labels)
             kept_images.append(images[rows])
             kept_labels.append(labels[rows])
     tally.close()
