@@ -21,6 +21,7 @@ from gan_core.config import (
     DEFAULT_PROFILE,
     DEFAULT_WORK_ROOT,
     PROFILE_NAMES,
+    ClusterConfig,
     DataConfig,
     GateThresholds,
     JudgeConfig,
@@ -34,6 +35,7 @@ from tasks.ingest import run_ingest
 from tasks.publish import publish_task
 from gan_core.quality.gate import GateFailed
 from tasks.quality import quality_task
+from tasks.quality_dask import quality_task_on_dask
 from tasks.train import train_task
 
 
@@ -77,6 +79,7 @@ def build_configs(parameters: dict) -> dict:
             "judge": JudgeConfig(epochs=p["judge_epochs"], seed=p["seed"]),
             "quality": QualityConfig(
                 samples_per_class=p["samples_per_class"],
+                chunk_size=p["chunk_size"],
                 gate=gate,
                 seed=p["seed"],
                 metrics=default_of(QualityConfig, "metrics") + (("cas",) if p["measure_cas"] else ()),
@@ -84,6 +87,7 @@ def build_configs(parameters: dict) -> dict:
             "publish": PublishConfig(
                 output_root=Path(p["output_root"]), dataset_name=p["dataset_name"], include_real=p["include_real"]
             ),
+            "cluster": ClusterConfig(workers=p["dask_workers"], address=p["dask_address"]),
         }
     except ValidationError as error:
         raise AugmentParameterError(f"invalid augment parameters: {describe_validation_error(error)}") from None
@@ -138,6 +142,9 @@ def augment(
         GateThresholds, "min_judge_accuracy"
     ),
     measure_cas: bool = False,
+    chunk_size: bounded(QualityConfig, "chunk_size") = default_of(QualityConfig, "chunk_size"),
+    dask_workers: bounded(ClusterConfig, "workers") = default_of(ClusterConfig, "workers"),
+    dask_address: str = default_of(ClusterConfig, "address"),
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = default_of(TrainConfig, "seed"),
 ) -> dict:
     """Grows a labeled dataset with a class-conditional GAN and publishes it if it passes the gate.
@@ -178,6 +185,12 @@ def augment(
         measure_cas: Also measure CAS: train the reference classifier on the generated samples
             alone (before rejection) and on as many real images, both tested on real test (two
             extra models, ~1 min).
+        chunk_size: Samples generated, judged and staged at a time (a multiple of 1024); on
+            Dask, one task per chunk.
+        dask_workers: Score the samples on a local Dask cluster of this many worker processes
+            (0: in this process). The output is the same for any number.
+        dask_address: Scheduler address of an existing Dask cluster (tcp://HOST:PORT) to score
+            the samples on; its workers need this package and the run's paths. Empty: none.
         seed: Seed for subsetting, training, sampling and the judge.
 
     Returns:
@@ -193,7 +206,7 @@ def augment(
 
     ingested = run_ingest(configs["data"], cache_root)
     training = train_task(ingested.snapshot_dir, configs["model"], configs["train"], str(runs_root))
-    quality = quality_task(
+    quality_args = (
         ingested.snapshot_dir,
         training.generator_dir,
         configs["judge"],
@@ -202,6 +215,10 @@ def augment(
         training.run_dir,
         training.history,
     )
+    if configs["cluster"].enabled:
+        quality = quality_task_on_dask(configs["cluster"], *quality_args)
+    else:
+        quality = quality_task(*quality_args)
     if not quality.passed:
         raise GateFailed(quality.failures, quality.num_checks)
 

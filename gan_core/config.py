@@ -307,6 +307,45 @@ class PublishConfig(_Config):
         return self
 
 
+_DASK_ADDRESS_PATTERN = re.compile(r"^(tcp|tls|ucx)://[A-Za-z0-9_.\-\[\]:]+:[0-9]{1,5}$")
+
+
+class ClusterConfig(_Config):
+    """Where the quality stage's shards run: in process, on a local Dask cluster, or on an existing one."""
+
+    workers: int = Field(
+        default=0,
+        ge=0,
+        le=256,
+        description="Dask worker processes of a LocalCluster started for the run; 0 scores in process.",
+    )
+    address: str = Field(
+        default="",
+        description="Scheduler of an existing Dask cluster, e.g. 'tcp://10.0.0.5:8786'; empty starts none.",
+    )
+
+    _check_address = _pattern_check(
+        "address",
+        re.compile(f"^$|{_DASK_ADDRESS_PATTERN.pattern}"),
+        "dask_address {value!r} is not a scheduler address: use 'tcp://HOST:PORT' (or tls://, ucx://), "
+        "or leave it empty",
+    )
+
+    @model_validator(mode="after")
+    def _one_cluster(self) -> "ClusterConfig":
+        if self.address and self.workers:
+            raise ValueError(
+                f"dask_workers is {self.workers} but dask_address is set: an existing cluster brings its own "
+                "workers, so leave dask_workers at 0"
+            )
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """True when shards run on Dask."""
+        return bool(self.workers or self.address)
+
+
 # Where snapshots, the ingest and judge caches and training runs go: a path of the whole run, so
 # it belongs to no one stage's config.
 DEFAULT_WORK_ROOT = Path("outputs/work")

@@ -25,6 +25,12 @@ def quality_task(
     outcome = quality_stage(
         snapshot_dir, generator_dir, judge_config, quality_config, cache_root, run_dir, training_history, logger
     )
+    report_quality(outcome, logger)
+    return outcome
+
+
+def report_quality(outcome, logger) -> None:
+    """Writes the quality report and per-class table artifacts and logs the verdict and each failure."""
     create_markdown_artifact(key="quality-report", markdown=outcome.markdown, description="GAN sample quality and gate")
     create_table_artifact(
         key="per-class-quality", table=outcome.per_class, description="Per-class generation and rejection"
@@ -34,4 +40,3 @@ def quality_task(
     logger.info("quality gate %s: %s", verdict, json.dumps(metrics))
     for line in outcome.failures:
         logger.error("gate: %s", line)
-    return outcome

@@ -103,22 +103,31 @@ class TrainedGenerator:
         labels = np.repeat(np.arange(self.model_config.num_classes, dtype=np.int64), per_class)
         return self.generate(labels, seed), labels
 
-    def iter_per_class(self, per_class: int, seed: int, chunk_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def iter_per_class(
+        self, per_class: int, seed: int, chunk_size: int, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yields the samples of :meth:`generate_per_class` as (images, labels) chunks of ``chunk_size``.
 
         The noise is drawn in blocks of ``STREAM_BLOCK`` from one generator, as ``generate`` does,
-        so the samples are the same for every chunk size that is a multiple of the block.
+        so the samples are the same for every chunk size that is a multiple of the block. ``start``
+        and ``stop`` give a slice of that stream (a shard): the generator skips the noise of the
+        blocks before ``start``, so the slice holds exactly the samples the whole stream has there.
 
         Raises:
-            ValueError: ``chunk_size`` is not a positive multiple of ``STREAM_BLOCK``.
+            ValueError: ``chunk_size`` or ``start`` is not a multiple of ``STREAM_BLOCK``.
         """
         if chunk_size < STREAM_BLOCK or chunk_size % STREAM_BLOCK:
             raise ValueError(f"chunk_size must be a positive multiple of {STREAM_BLOCK}, got {chunk_size}")
+        if start < 0 or start % STREAM_BLOCK:
+            raise ValueError(f"start must be a multiple of {STREAM_BLOCK}, got {start}")
         total = per_class * self.model_config.num_classes
+        stop = total if stop is None else min(stop, total)
         rng = tf.random.Generator.from_seed(seed)
-        for start in range(0, total, chunk_size):
+        # Counter-based: skipping n draws leaves the state normal() of n values would (checked in tests).
+        rng.skip(start * self.model_config.latent_dim)
+        for chunk_start in range(start, stop, chunk_size):
             # Labels are computed per chunk, never held for the whole stream.
-            labels = np.arange(start, min(start + chunk_size, total), dtype=np.int64) // per_class
+            labels = np.arange(chunk_start, min(chunk_start + chunk_size, stop), dtype=np.int64) // per_class
             yield self._draw(rng, labels, STREAM_BLOCK), labels
 
 

@@ -10,7 +10,9 @@ The variable holds ``point=action`` pairs separated by ``;``, e.g.
 - ``nan``: for value points (:func:`poisoned`), ask the caller to inject a non-finite value.
 
 A ``@N`` suffix fires on the N-th arrival only (``train.checkpoint_saved=raise@1``), so a retry
-in the same process gets past it. Tests drive real processes and signals with it; production
+in the same process gets past it. Points reached once per shard of the quality stream count
+shards instead (``quality.shard_scored=raise@2`` fails the second shard, on whichever Dask worker
+scores it). Tests drive real processes and signals with it; production
 never sets the variable.
 """
 
@@ -27,6 +29,7 @@ POINTS = {
     "publish.shard_written": "after each Parquet shard of a version is written into staging",
     "publish.staged": "after every shard and the manifest are staged, before the rename into place",
     "publish.before_latest": "after the version directory is renamed into place, before LATEST moves",
+    "quality.shard_scored": "after a quality shard is scored and staged, before it reports back (@N: shard N)",
     "train.step": "value point: after each training step (``nan`` poisons G's weights)",
     "train.checkpoint_write": "just before a training checkpoint is written",
     "train.checkpoint_saved": "just after a training checkpoint is written",
@@ -53,7 +56,7 @@ def _parse(spec: str) -> dict[str, tuple[str, int | None]]:
     return plan
 
 
-def _due(point: str) -> str | None:
+def _due(point: str, arrival: int | None = None) -> str | None:
     spec = os.environ.get(ENV)
     if not spec:
         return None
@@ -62,12 +65,19 @@ def _due(point: str) -> str | None:
         return None
     _arrivals[point] += 1
     action, nth = planned
-    return action if nth is None or _arrivals[point] == nth else None
+    arrival = _arrivals[point] if arrival is None else arrival
+    return action if nth is None or arrival == nth else None
 
 
-def fault_point(point: str) -> None:
-    """Runs the action planned for ``point`` (kill, raise or enospc), if any."""
-    action = _due(point)
+def fault_point(point: str, arrival: int | None = None) -> None:
+    """Runs the action planned for ``point`` (kill, raise or enospc), if any.
+
+    Args:
+        point: A name in ``POINTS``.
+        arrival: Which arrival this is, for ``@N``, when the caller knows it across processes
+            (a shard's number); None counts arrivals in this process.
+    """
+    action = _due(point, arrival)
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     elif action == "raise":

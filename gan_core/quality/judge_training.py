@@ -65,6 +65,11 @@ def cache_key(data_fingerprint: str, config: JudgeConfig) -> str:
     return hashlib.sha256(f"{data_fingerprint}:{config_hash(config)}".encode()).hexdigest()[:20]
 
 
+def cached_judge_dir(cache_dir: Path, data_fingerprint: str, config: JudgeConfig) -> Path:
+    """Where the judge of this data and config is cached (what :func:`train_judge` writes)."""
+    return Path(cache_dir) / f"judge-{cache_key(data_fingerprint, config)}"
+
+
 def train_judge(
     train_images: np.ndarray,
     train_labels: np.ndarray,
@@ -110,7 +115,7 @@ def train_judge(
     if cache_dir is not None:
         if data_fingerprint is None:
             data_fingerprint = arrays_fingerprint(train_images, train_labels, test_images, test_labels)
-        cached = Path(cache_dir) / f"judge-{cache_key(data_fingerprint, config)}"
+        cached = cached_judge_dir(cache_dir, data_fingerprint, config)
         if cached.exists():
             judge = Judge.load(cached)
             logger.info("judge cache hit %s (test accuracy %.4f)", cached, judge.test_accuracy)

@@ -55,6 +55,39 @@ class QualityOutcome:
     per_class: list[dict]
 
 
+def load_judges(snapshot_dir: str, judge_config: JudgeConfig, quality_config: QualityConfig, cache_root: str, logger):
+    """(snapshot, splits, judge, second judge or None): trained, or loaded from ``<cache_root>/judges``."""
+    from gan_core.quality.judge_training import train_judges  # TensorFlow: only when the stage runs
+
+    snapshot, splits = load_snapshot(Path(snapshot_dir))
+    judge, second_judge = train_judges(
+        splits, judge_config, Path(cache_root) / "judges", snapshot.fingerprint, second=quality_config.second_judge
+    )
+    logger.info("judge test accuracy %.4f on %d real test images", judge.test_accuracy, len(splits.test_labels))
+    if second_judge is not None:
+        logger.info("second judge (LeNet) test accuracy %.4f", second_judge.test_accuracy)
+    return snapshot, splits, judge, second_judge
+
+
+def open_stream(splits, judge, second_judge, quality_config: QualityConfig, logger) -> StreamingEvaluation:
+    """The streaming evaluation of ``samples_per_class`` samples of every class."""
+    per_class, num_classes = quality_config.samples_per_class, len(splits.class_names)
+    total = per_class * num_classes
+    stream = StreamingEvaluation(
+        splits, judge, quality_config, num_classes, splits.class_names, second_judge=second_judge, total=total
+    )
+    logger.info(
+        "generating and scoring %d samples (%d per class) in chunks of %d; pairwise metrics on %d of them",
+        total, per_class, quality_config.chunk_size, len(stream.subsample),
+    )  # fmt: skip
+    return stream
+
+
+def quality_dir(run_dir: str, generator_hash: str) -> Path:
+    """The stage's directory for one generator: ``<run_dir>/quality/<hash[:16]>``."""
+    return Path(run_dir) / "quality" / generator_hash[:16]
+
+
 def quality_stage(
     snapshot_dir: str,
     generator_dir: str,
@@ -67,36 +100,28 @@ def quality_stage(
 ) -> QualityOutcome:
     """Generates samples, scores them with the judge and applies the gate; never publishes."""
     from gan_core.gan.sampling import load_generator  # TensorFlow: only when the stage runs
-    from gan_core.quality.judge_training import train_judges
 
-    snapshot, splits = load_snapshot(Path(snapshot_dir))
-    judge, second_judge = train_judges(
-        splits, judge_config, Path(cache_root) / "judges", snapshot.fingerprint, second=quality_config.second_judge
-    )
-    logger.info("judge test accuracy %.4f on %d real test images", judge.test_accuracy, len(splits.test_labels))
-    if second_judge is not None:
-        logger.info("second judge (LeNet) test accuracy %.4f", second_judge.test_accuracy)
+    _, splits, judge, second_judge = load_judges(snapshot_dir, judge_config, quality_config, cache_root, logger)
     generator = load_generator(Path(generator_dir))
-    per_class, chunk_size = quality_config.samples_per_class, quality_config.chunk_size
-    num_classes = len(splits.class_names)
-    total = per_class * num_classes
-    stream = StreamingEvaluation(
-        splits, judge, quality_config, num_classes, splits.class_names, second_judge=second_judge, total=total
-    )
-    logger.info(
-        "generating and scoring %d samples (%d per class) in chunks of %d; pairwise metrics on %d of them",
-        total, per_class, chunk_size, len(stream.subsample),
-    )  # fmt: skip
-    out_dir = Path(run_dir) / "quality" / generator.content_hash[:16]
+    stream = open_stream(splits, judge, second_judge, quality_config, logger)
+    out_dir = quality_dir(run_dir, generator.content_hash)
     accepted_path = out_dir / STAGED_FILE
-    side = splits.test_images.shape[1]
-    grid = imaging.FirstPerClass(num_classes, GRID_PER_CLASS, side)
-    with AcceptedRowsWriter(accepted_path, side) as staged:
-        for images, labels in generator.iter_per_class(per_class, quality_config.seed, chunk_size):
+    grid = imaging.FirstPerClass(len(splits.class_names), GRID_PER_CLASS, splits.test_images.shape[1])
+    with AcceptedRowsWriter(accepted_path, splits.test_images.shape[1]) as staged:
+        for images, labels in generator.iter_per_class(
+            quality_config.samples_per_class, quality_config.seed, quality_config.chunk_size
+        ):
             confidences, accepted = stream.add(images, labels)
             staged.write(images[accepted], labels[accepted], confidences[accepted])
             grid.add(images[accepted], labels[accepted])
-            logger.info("scored %d of %d samples, %d accepted so far", stream.tally.total, total, staged.rows)
+            logger.info("scored %d of %d samples, %d accepted so far", stream.tally.total, stream.total, staged.rows)
+    return finish_stage(stream, grid, out_dir, training_history)
+
+
+def finish_stage(
+    stream: StreamingEvaluation, grid: imaging.FirstPerClass, out_dir: Path, training_history: list[dict]
+) -> QualityOutcome:
+    """Computes the metrics and the gate of a stream that has ended, and writes the report beside its staged rows."""
     report = stream.finish()
     summary = report.summary()
     atomic_write_json(out_dir / "report.json", summary)
@@ -116,7 +141,7 @@ def quality_stage(
         num_checks=len(report.gate.checks),
         metrics=summary["metrics"],
         gate={"passed": summary["passed"], "checks": summary["checks"]},
-        accepted_path=str(accepted_path),
+        accepted_path=str(out_dir / STAGED_FILE),
         report_path=str(out_dir / "report.json"),
         num_samples=summary["num_samples"],
         num_accepted=summary["num_accepted"],

@@ -18,13 +18,12 @@ from typing import Sequence
 
 import numpy as np
 
-from gan_core.config import STREAM_BLOCK, QualityConfig
+from gan_core.config import QualityConfig
 from gan_core.quality import metrics as metric_registry
 from gan_core.quality.gate import apply_gate
 from gan_core.quality.metrics import FeatureExtractor, MetricContext, judge_outputs
-from gan_core.quality.metrics.class_balance import min_share_ratio
-from gan_core.quality.metrics.classifier_score import classifier_score_from_sums
-from gan_core.quality.report import QualityReport, json_float, label_confidences
+from gan_core.quality.report import QualityReport, label_confidences
+from gan_core.quality.tally import SampleTally
 
 logger = logging.getLogger(__name__)
 
@@ -50,95 +49,16 @@ def _real_arrays(real) -> dict[str, np.ndarray]:
     return arrays
 
 
-class SampleTally:
-    """Counts over every sample of the stream: per class, and the sums the stream-exact metrics need.
-
-    Sums are taken per block of ``STREAM_BLOCK`` rows counted from the start of the stream, and
-    blocks are added in order, so the float results do not depend on how the stream was chunked.
-    """
-
-    def __init__(self, num_classes: int):
-        zeros = lambda dtype=np.int64: np.zeros(num_classes, dtype=dtype)  # noqa: E731
-        self.generated, self.accepted, self.correct, self.predicted = zeros(), zeros(), zeros(), zeros()
-        self.correct_accepted = 0
-        self.confidence_sums = zeros(np.float64)
-        self.probability_sums = zeros(np.float64)
-        self.plogp_sum = 0.0
-        self.second_agrees = 0
-        self.second_agrees_accepted = 0
-        self.total = 0
-        self._pending: list[tuple] = []
-
-    def add(self, labels, probabilities, confidences, accepted, second_agrees=None) -> None:
-        """Takes one chunk: its labels, the judge's probabilities and the rejection decisions."""
-        if second_agrees is None:
-            second_agrees = np.zeros(len(labels), dtype=bool)
-        self._pending.append((labels, probabilities, confidences, accepted, second_agrees))
-        self.total += len(labels)
-        pending = sum(len(part[0]) for part in self._pending)
-        if pending >= STREAM_BLOCK:
-            columns = [np.concatenate(column) for column in zip(*self._pending)]
-            whole = pending // STREAM_BLOCK * STREAM_BLOCK
-            for start in range(0, whole, STREAM_BLOCK):
-                self._count(*(column[start : start + STREAM_BLOCK] for column in columns))
-            self._pending = [tuple(column[whole:] for column in columns)] if whole < pending else []
-
-    def close(self) -> None:
-        """Counts the last, partial block; call once the stream has ended."""
-        if self._pending:
-            self._count(*(np.concatenate(column) for column in zip(*self._pending)))
-        self._pending = []
-
-    def _count(self, labels, probabilities, confidences, accepted, second_agrees) -> None:
-        size = len(self.generated)
-        probabilities = probabilities.astype(np.float64)
-        predicted = np.argmax(probabilities, axis=1)
-        correct = predicted == labels
-        self.generated += np.bincount(labels, minlength=size)
-        self.accepted += np.bincount(labels[accepted], minlength=size)
-        self.correct += np.bincount(labels[correct], minlength=size)
-        self.predicted += np.bincount(predicted, minlength=size)
-        self.correct_accepted += int(np.sum(correct & accepted))
-        self.confidence_sums += np.bincount(labels, weights=confidences.astype(np.float64), minlength=size)
-        self.probability_sums += probabilities.sum(axis=0)
-        positive = probabilities[probabilities > 0]
-        self.plogp_sum += float(np.sum(positive * np.log(positive)))
-        self.second_agrees += int(np.sum(second_agrees))
-        self.second_agrees_accepted += int(np.sum(second_agrees & accepted))
-
-    def stream_metrics(self) -> dict[str, float]:
-        """The registry metrics that are counts or sums, over every sample (keys as the registry names them)."""
-        total = self.total
-        values = {
-            "label_fidelity": self.correct.sum() / total,
-            # The label's probability is the confidence, summed in float64 as label_fidelity() does.
-            "label_fidelity_mean_confidence": self.confidence_sums.sum() / total,
-            **{f"count_class_{k}": float(count) for k, count in enumerate(self.generated)},
-            "class_balance_min_share": min_share_ratio(self.generated),
-            "class_balance_predicted_min_share": min_share_ratio(self.predicted),
-            "classifier_score": classifier_score_from_sums(self.plogp_sum, self.probability_sums, total),
-        }
-        return {key: float(value) for key, value in values.items()}
-
-    def per_class(self, class_names: Sequence[str]) -> list[dict]:
-        """One row per class: generated, accepted, acceptance rate, label fidelity, mean confidence."""
-
-        def share(part: np.ndarray, label: int) -> float | None:
-            generated = self.generated[label]
-            return json_float(float(part[label] / generated) if generated else float("nan"))
-
-        return [
-            {
-                "label": label,
-                "class_name": str(class_names[label]),
-                "generated": int(self.generated[label]),
-                "accepted": int(self.accepted[label]),
-                "acceptance_rate": share(self.accepted, label),
-                "label_fidelity": share(self.correct, label),
-                "mean_confidence": share(self.confidence_sums, label),
-            }
-            for label in range(len(self.generated))
-        ]
+def judge_chunk(judge, second_judge, images, labels, min_confidence: float) -> tuple:
+    """Judges one chunk: (probabilities, confidences, accepted, second judge agrees or None) per sample."""
+    probabilities = judge_outputs(judge, images, cache=False)[1]
+    confidences = label_confidences(probabilities, labels)
+    accepted = confidences >= min_confidence
+    second_agrees = None
+    if second_judge is not None:
+        second = judge_outputs(second_judge, images, cache=False)[1]
+        second_agrees = np.argmax(second, axis=1) == labels
+    return probabilities, confidences, accepted, second_agrees
 
 
 class StreamingEvaluation:
@@ -190,19 +110,27 @@ class StreamingEvaluation:
         start = self.tally.total
         if start + len(labels) > self.total:
             raise ValueError(f"the stream brought more than the {self.total} samples it announced")
-        probabilities = judge_outputs(self.judge, images, cache=False)[1]
-        confidences = label_confidences(probabilities, labels)
-        accepted = confidences >= self.config.gate.min_confidence
-        second_agrees = None
-        if self.second_judge is not None:
-            second = judge_outputs(self.second_judge, images, cache=False)[1]
-            second_agrees = np.argmax(second, axis=1) == labels
+        probabilities, confidences, accepted, second_agrees = judge_chunk(
+            self.judge, self.second_judge, images, labels, self.config.gate.min_confidence
+        )
         self.tally.add(labels, probabilities, confidences, accepted, second_agrees)
         lo, hi = np.searchsorted(self.subsample, [start, start + len(labels)])
         rows = self.subsample[lo:hi] - start
         self._kept_images.append(np.asarray(images)[rows])
         self._kept_labels.append(labels[rows])
         return confidences, accepted
+
+    def add_shard(self, tally: SampleTally, images: np.ndarray, labels: np.ndarray) -> None:
+        """Takes a shard scored elsewhere: its closed tally and its rows of the subsample, in stream order.
+
+        Raises:
+            ValueError: the shard would take the stream past ``total``.
+        """
+        if self.tally.total + tally.total > self.total:
+            raise ValueError(f"the stream brought more than the {self.total} samples it announced")
+        self.tally.merge(tally)
+        self._kept_images.append(np.asarray(images))
+        self._kept_labels.append(np.asarray(labels, dtype=np.int64))
 
     def subsample_info(self) -> dict:
         """What the pairwise metrics saw: ``size`` of ``total`` samples, drawn with ``seed``."""

@@ -45,6 +45,7 @@ def test_flow_defaults_are_the_config_defaults(tmp_path, monkeypatch):
 
     from gan_core.config import (
         DEFAULT_PROFILE,
+        ClusterConfig,
         DEFAULT_WORK_ROOT,
         DataConfig,
         JudgeConfig,
@@ -63,6 +64,7 @@ def test_flow_defaults_are_the_config_defaults(tmp_path, monkeypatch):
         "judge": JudgeConfig(),
         "quality": QualityConfig(),
         "publish": PublishConfig(),
+        "cluster": ClusterConfig(),
     }
     assert defaults["profile"] == DEFAULT_PROFILE and defaults["work_root"] == str(DEFAULT_WORK_ROOT)
 
@@ -91,6 +93,10 @@ def test_parameters_render_with_descriptions_and_bounds():
         ({"source": "ftp://example"}, "unknown source"),
         ({"dataset_name": "../escape"}, "dataset_name"),
         ({"real_labeled_limit": 20, "batch_size": 64}, "smaller than the 64 real images one training step draws"),
+        ({"dask_address": "localhost:8786"}, "dask_address 'localhost:8786' is not a scheduler address"),
+        ({"dask_address": "tcp://10.0.0.5:8786", "dask_workers": 2}, "dask_workers is 2 but dask_address is set"),
+        ({"dask_workers": -1}, "workers"),
+        ({"chunk_size": 1500}, "chunk_size 1500 is not a multiple of 1024"),
     ],
 )
 def test_bad_parameters_fail_before_any_work(tmp_path, override, message):

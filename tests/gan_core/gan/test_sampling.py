@@ -74,3 +74,15 @@ def test_chunked_generation_draws_the_same_samples_whatever_the_chunk_size(expor
         np.testing.assert_array_equal(np.concatenate([chunk_labels for _, chunk_labels in chunks]), labels)
     with pytest.raises(ValueError, match="multiple of 1024"):
         next(generator.iter_per_class(250, seed=3, chunk_size=1000))
+
+
+def test_a_slice_of_the_stream_holds_exactly_the_samples_the_whole_stream_has_there(exported):
+    _, directory, _ = exported
+    generator = load_generator(directory)
+    images, labels = generator.generate_per_class(250, seed=3)
+    for start, stop in ((1024, 2048), (2048, 2500), (1024, None)):
+        ((chunk, chunk_labels),) = list(generator.iter_per_class(250, seed=3, chunk_size=2048, start=start, stop=stop))
+        np.testing.assert_array_equal(chunk, images[start:stop])
+        np.testing.assert_array_equal(chunk_labels, labels[start:stop])
+    with pytest.raises(ValueError, match="start must be a multiple of 1024"):
+        next(generator.iter_per_class(250, seed=3, chunk_size=1024, start=100))
