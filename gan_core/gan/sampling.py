@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from gan_core import imaging
 from gan_core.config import STREAM_BLOCK, ModelConfig
-from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json
+from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json, npz_bytes
 from gan_core.io.exports import read_export_meta
 from gan_core.io.hashing import sha256_tree
 from gan_core.gan.models import build_generator
@@ -44,7 +44,7 @@ def export_generator(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     arrays = {f"w{index:03d}": np.asarray(weight) for index, weight in enumerate(generator.get_weights())}
-    buffer = _npz_bytes(arrays)
+    buffer = npz_bytes(arrays)
     atomic_write_bytes(directory / "weights.npz", buffer)
     atomic_write_json(
         directory / "config.json",
@@ -56,14 +56,6 @@ def export_generator(
         },
     )
     return sha256_tree(directory)
-
-
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
 
 
 @dataclass(eq=False)  # identity hashing: tf.function keys its traces on the instance

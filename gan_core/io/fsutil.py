@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+
 def fsync_dir(directory: Path) -> None:
     """Flushes a directory entry so a rename inside it survives a crash."""
     fd = os.open(directory, os.O_RDONLY)
@@ -76,3 +77,14 @@ def staged_directory(final: Path) -> Iterator[Path]:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    """The bytes of an uncompressed ``.npz`` holding ``arrays`` (write them with :func:`atomic_write_bytes`)."""
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()

@@ -23,7 +23,7 @@ import numpy as np
 from gan_core import imaging
 from gan_core.config import JudgeConfig, QualityConfig
 from gan_core.io.faults import fault_point
-from gan_core.io.fsutil import atomic_write_bytes
+from gan_core.io.fsutil import atomic_write_bytes, npz_bytes
 from gan_core.io.hashing import sha256_tree
 from gan_core.quality.stage import (
     GRID_PER_CLASS,
@@ -143,19 +143,13 @@ def score_shard(plan: ShardPlan, inputs: QualityInputs, index: int, logger: Logg
             kept_labels.append(labels[rows])
     tally.close()
     subsample_path = shard_dir / f"subsample-{index:05d}.npz"
-    atomic_write_bytes(subsample_path, _npz(np.concatenate(kept_images), np.concatenate(kept_labels)))
+    atomic_write_bytes(
+        subsample_path, npz_bytes({"images": np.concatenate(kept_images), "labels": np.concatenate(kept_labels)})
+    )
     # Numbered by shard, not by arrival in this process, so a test fails the same shard on any worker.
     fault_point("quality.shard_scored", arrival=index + 1)
     logger.info("shard %d: samples %d-%d scored, %d accepted", index, start, stop, staged.rows)
     return ShardResult(index, start, stop, str(staged_path), str(subsample_path), staged.rows, tally)
-
-
-def _npz(images: np.ndarray, labels: np.ndarray) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    np.savez(buffer, images=images, labels=labels)
-    return buffer.getvalue()
 
 
 def merge_shards(plan: ShardPlan, results: list[ShardResult], inputs: QualityInputs, logger: Logger) -> QualityOutcome:
