@@ -242,6 +242,8 @@ def prefect_server(tmp_path_factory, e2e_artifacts):
         "PREFECT_UI_STATIC_DIRECTORY": str(home / "ui"),
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # A 503 from SQLite contention then leaves its traceback in server.log.
+        "PREFECT_API_LOG_RETRYABLE_ERRORS": "true",
     }
     client_env = {**base, "PREFECT_API_URL": f"{url}/api", "GAN_AUGMENT_HOME": str(ROOT)}
     server = PrefectServer(url=url, home=home, logs=logs, env=client_env)
