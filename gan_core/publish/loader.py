@@ -2,13 +2,14 @@
 
 Parquet shards are streamed with pyarrow (``ParquetFile.iter_batches``), rows are filtered by
 source and judge confidence with pyarrow compute, and only the PNG bytes and labels enter
-TensorFlow, where ``tf.io.decode_png`` runs inside the graph.
+TensorFlow, where ``tf.io.decode_png`` runs inside the graph. A version may live in a local
+directory or at an ``s3://`` URL (credentials from the AWS environment, see
+:mod:`gan_core.io.store`); remote shards are fetched whole, one GET each.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -18,6 +19,8 @@ import pyarrow.parquet as pq
 import tensorflow as tf
 
 from gan_core.imaging import decode_png
+from gan_core.io import store
+from gan_core.io.store import Target
 from gan_core.publish import MANIFEST_FILE, SOURCES, read_manifest, resolve_version, verify
 
 logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
@@ -27,31 +30,34 @@ _READ_COLUMNS = ["image", "label", "source", "judge_confidence"]
 _ARROW_BATCH_ROWS = 4096
 
 
-def _version_dir(path: Path) -> Path:
+def _version_dir(path: Target) -> Target:
     """Accepts a version directory, or a dataset directory whose LATEST is then resolved."""
-    path = Path(path)
-    if (path / MANIFEST_FILE).is_file():
+    path = store.as_target(path)
+    if store.is_file(store.join(path, MANIFEST_FILE)):
         return path
     return resolve_version(path, "latest")
 
 
-def _check_split(manifest: dict, split: str, version_dir: Path) -> None:
+def _check_split(manifest: dict, split: str, version_dir: Target) -> None:
     splits = sorted(manifest["rows_per_split"])
     if split not in splits:
         raise ValueError(f"split {split!r} is not in {version_dir}; available splits: {splits}")
 
 
-def shard_paths(version_dir: Path, split: str) -> list[Path]:
+def shard_paths(version_dir: Target, split: str) -> list[Target]:
     """Returns the Parquet shards of ``split`` in manifest order.
 
     Args:
-        version_dir: A version directory, or a dataset directory (its LATEST is used).
+        version_dir: A version directory, or a dataset directory (its LATEST is used); a local
+            path or an ``s3://`` URL.
         split: Split name, e.g. "train".
     """
     version_dir = _version_dir(version_dir)
     manifest = read_manifest(version_dir)
     _check_split(manifest, split, version_dir)
-    return [version_dir / shard["path"] for shard in manifest["shards"] if shard["split"] == split]
+    return [
+        store.join(version_dir, *shard["path"].split("/")) for shard in manifest["shards"] if shard["split"] == split
+    ]
 
 
 def _check_filters(sources: Sequence[str], min_confidence: float | None) -> tuple[str, ...]:
@@ -79,11 +85,11 @@ def _filter(batch: pa.RecordBatch, sources: tuple[str, ...], min_confidence: flo
 
 
 def _iter_rows(
-    paths: list[Path], sources: tuple[str, ...], min_confidence: float | None
+    paths: list[Target], sources: tuple[str, ...], min_confidence: float | None
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yields (PNG bytes, labels) arrays per Arrow batch, filtered, in shard order."""
     for path in paths:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(store.open_input(path))
         for batch in parquet.iter_batches(batch_size=_ARROW_BATCH_ROWS, columns=_READ_COLUMNS):
             batch = _filter(batch, sources, min_confidence)
             if batch.num_rows == 0:
@@ -101,7 +107,7 @@ def _known_rows(manifest: dict, split: str, sources: tuple[str, ...], min_confid
 
 
 def _check_mix(
-    manifest: dict, split: str, sources: tuple[str, ...], real_share: object, repeat: bool, version_dir: Path
+    manifest: dict, split: str, sources: tuple[str, ...], real_share: object, repeat: bool, version_dir: Target
 ) -> None:
     number = isinstance(real_share, (int, float)) and not isinstance(real_share, bool)
     if not (number and 0 < real_share < 1):
@@ -122,7 +128,7 @@ def _check_mix(
 
 
 def make_dataset(
-    version_dir: Path,
+    version_dir: Target,
     split: str = "train",
     batch_size: int = 128,
     shuffle: bool = True,
@@ -137,7 +143,8 @@ def make_dataset(
     """Builds a tf.data pipeline over one split of a published version.
 
     Args:
-        version_dir: A version directory, or a dataset directory (its LATEST is used).
+        version_dir: A version directory, or a dataset directory (its LATEST is used); a local
+            path or an ``s3://`` URL.
         split: Split to read.
         batch_size: Examples per batch; the last batch may be smaller.
         shuffle: Shuffle shard order and rows (buffer of ``shuffle_buffer`` rows), reshuffled
@@ -228,7 +235,7 @@ def make_dataset(
 
 
 def load_numpy(
-    version_dir: Path,
+    version_dir: Target,
     split: str,
     sources: Sequence[str] = ("real", "synthetic"),
     min_confidence: float | None = None,
@@ -236,7 +243,8 @@ def load_numpy(
     """Reads a whole split into memory, in shard order (for tests and small data).
 
     Args:
-        version_dir: A version directory, or a dataset directory (its LATEST is used).
+        version_dir: A version directory, or a dataset directory (its LATEST is used); a local
+            path or an ``s3://`` URL.
         split: Split to read.
         sources: Which rows to keep, as in ``make_dataset``.
         min_confidence: Confidence filter for synthetic rows, as in ``make_dataset``.
