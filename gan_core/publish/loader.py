@@ -10,6 +10,7 @@ directory or at an ``s3://`` URL (credentials from the AWS environment, see
 from __future__ import annotations
 
 import logging
+import math
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -99,6 +100,50 @@ def _iter_rows(
             yield pngs, labels
 
 
+def _shuffle_buffer(
+    chunks: Iterator[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator, size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A shuffle buffer of ``size`` rows, a chunk at a time: each row out is drawn uniformly from the buffer.
+
+    Equivalent to ``tf.data.Dataset.shuffle(size)`` row by row, but in numpy over whole chunks,
+    so no per-row work reaches tf.data. Only PNG bytes and labels are held (~0.3 kB a row).
+    """
+    pool_pngs, pool_labels = np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    for pngs, labels in chunks:
+        pool_pngs, pool_labels = np.concatenate([pool_pngs, pngs]), np.concatenate([pool_labels, labels])
+        surplus = len(pool_labels) - size
+        if surplus > 0:
+            out = rng.choice(len(pool_labels), size=surplus, replace=False)
+            keep = np.ones(len(pool_labels), dtype=bool)
+            keep[out] = False
+            yield pool_pngs[out], pool_labels[out]
+            pool_pngs, pool_labels = pool_pngs[keep], pool_labels[keep]
+    order = rng.permutation(len(pool_labels))
+    if len(order):
+        yield pool_pngs[order], pool_labels[order]
+
+
+def _rebatch(
+    chunks: Iterator[tuple[np.ndarray, np.ndarray]], batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Cuts chunks of any length into batches of ``batch_size`` rows; the last one holds the rest."""
+    pending_pngs, pending_labels = [], []
+    held = 0
+    for pngs, labels in chunks:
+        pending_pngs.append(pngs)
+        pending_labels.append(labels)
+        held += len(labels)
+        if held < batch_size:
+            continue
+        all_pngs, all_labels = np.concatenate(pending_pngs), np.concatenate(pending_labels)
+        cut = held - held % batch_size
+        for start in range(0, cut, batch_size):
+            yield all_pngs[start : start + batch_size], all_labels[start : start + batch_size]
+        pending_pngs, pending_labels, held = [all_pngs[cut:]], [all_labels[cut:]], held - cut
+    if held:
+        yield np.concatenate(pending_pngs), np.concatenate(pending_labels)
+
+
 def _known_rows(manifest: dict, split: str, sources: tuple[str, ...], min_confidence: float | None) -> int | None:
     if min_confidence is not None:
         return None
@@ -183,54 +228,67 @@ def make_dataset(
     paths = shard_paths(version_dir, split)
     height, width = manifest.get("image_shape", [28, 28])
 
-    def rows(wanted: tuple[str, ...], stream_seed: int) -> tf.data.Dataset:
-        """Unbatched (png, label) rows of ``wanted`` sources, shuffled if asked."""
-        order_rng = np.random.default_rng(stream_seed)
+    def stream(wanted: tuple[str, ...], stream_seed: int, rows_per_batch: int | None) -> tf.data.Dataset:
+        """(PNG bytes, labels) of ``wanted`` sources, shuffled if asked, epoch after epoch if ``repeat``.
+
+        Shuffling and batching happen in numpy on whole Arrow batches, so tf.data sees one element
+        per batch (``rows_per_batch``), or one per Arrow batch for a mix that unbatches them.
+        """
+        rng = np.random.default_rng(stream_seed)  # shared by every epoch: each gets a new order
+
+        def epochs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            while True:
+                ordered = [paths[i] for i in rng.permutation(len(paths))] if shuffle else paths
+                chunks = _iter_rows(ordered, wanted, min_confidence)
+                empty = True
+                for chunk in _shuffle_buffer(chunks, rng, shuffle_buffer) if shuffle else chunks:
+                    empty = False
+                    yield chunk
+                if empty or not repeat:  # an empty selection must not spin forever
+                    return
 
         def generate() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            # Called once per epoch; the shared generator gives each epoch a new shard order.
-            ordered = [paths[i] for i in order_rng.permutation(len(paths))] if shuffle else paths
-            yield from _iter_rows(ordered, wanted, min_confidence)
+            # Batches run on across epochs when repeating, as ``.repeat().batch()`` would.
+            return _rebatch(epochs(), rows_per_batch) if rows_per_batch else epochs()
 
-        stream = tf.data.Dataset.from_generator(
+        dataset = tf.data.Dataset.from_generator(
             generate,
             output_signature=(
                 tf.TensorSpec(shape=(None,), dtype=tf.string),
                 tf.TensorSpec(shape=(None,), dtype=tf.int64),
             ),
-        ).unbatch()
+        )
         known = _known_rows(manifest, split, wanted, min_confidence)
-        if known is not None:
+        if repeat and known != 0:
+            # Keras then asks for steps_per_epoch instead of waiting for an epoch that never ends.
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+        elif known is not None and rows_per_batch:
             # Lets Keras show progress and size epochs; also fails loudly if shards and manifest disagree.
-            stream = stream.apply(tf.data.experimental.assert_cardinality(known))
-        if shuffle:
-            # Shuffle the small PNG strings, not decoded floats, to keep the buffer cheap.
-            stream = stream.shuffle(shuffle_buffer, seed=stream_seed, reshuffle_each_iteration=True)
-        return stream
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(known / rows_per_batch)))
+        return dataset
 
     if real_share is None:
-        dataset = rows(sources, seed)
-        if repeat:
-            dataset = dataset.repeat()
+        dataset = stream(sources, seed, batch_size)
     else:
         _check_mix(manifest, split, sources, real_share, repeat, version_dir)
         # Each source repeats on its own, so the small real set is revisited as often as the
         # share needs; every draw is real with probability real_share.
         dataset = tf.data.Dataset.sample_from_datasets(
-            [rows(("real",), seed).repeat(), rows(("synthetic",), seed + 1).repeat()],
+            [stream(("real",), seed, None).unbatch(), stream(("synthetic",), seed + 1, None).unbatch()],
             weights=[real_share, 1.0 - real_share],
             seed=seed,
-        )
+        ).batch(batch_size)
 
     image_spec = tf.TensorSpec(shape=(height, width, 1), dtype=tf.uint8)
 
     def decode(pngs: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        # One map call per batch keeps tf.data's per-element overhead off the decode path. On a
-        # loaded 2-core box both this and a per-row map ran 7-14k img/s (training eats ~4k).
+        # One map call per batch, several batches at once. Shuffling and batching rows in numpy
+        # instead of tf.data (an unbatch, a shuffle and a batch per row) read ~1.2x faster
+        # (benchmarks/generation_scale.py --read, README "Loader throughput").
         images = tf.map_fn(lambda png: tf.io.decode_png(png, channels=1), pngs, fn_output_signature=image_spec)
         return tf.cast(images, tf.float32) / 255.0, labels
 
-    dataset = dataset.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
