@@ -12,8 +12,15 @@ measured at its largest, and a tiny generator's poor samples do not shrink it. A
 is written to ``--results-dir`` as it finishes; a size already measured is skipped (resumable),
 unless ``--force``. ``table.md`` summarises every size measured so far.
 
+``--read ROWS`` measures the read side instead: the tf.data loader's decode throughput (img/s,
+the median of ``--passes`` passes) over a version of ROWS real digits (the bundled sample,
+repeated), published locally and to ``s3://`` on a moto server the benchmark starts. The loader
+before part 4a of issue 11 (one tf.data element per row) is kept here as the baseline and timed in
+the same process, pass for pass beside the current one; ``read-<ROWS>.json`` holds the result.
+
 Usage::
 
+    .venv/bin/python benchmarks/generation_scale.py --read 20000 --passes 5   # loader img/s
     .venv/bin/python benchmarks/generation_scale.py                          # 10k, 100k, 1M
     .venv/bin/python benchmarks/generation_scale.py --sizes 10000 100000 --generator-dir outputs/work/runs/<run>/generator
     .venv/bin/python benchmarks/generation_scale.py --sizes 2000 --prepare-steps 20 --judge-epochs 1 \\
@@ -29,6 +36,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -172,6 +180,96 @@ def write_table(results_dir: Path) -> Path:
     return path
 
 
+def legacy_dataset(version_dir, batch_size: int, seed: int = 0, shuffle_buffer: int = 10_000):
+    """The loader's pipeline before part 4a (unbatch, shuffle and batch per row), as the baseline."""
+    import numpy as np
+    import tensorflow as tf
+
+    from gan_core.publish import SOURCES, loader
+
+    paths = loader.shard_paths(version_dir, "train")
+    order_rng = np.random.default_rng(seed)
+
+    def generate():
+        yield from loader._iter_rows([paths[i] for i in order_rng.permutation(len(paths))], SOURCES, None)
+
+    spec = (tf.TensorSpec(shape=(None,), dtype=tf.string), tf.TensorSpec(shape=(None,), dtype=tf.int64))
+    rows = tf.data.Dataset.from_generator(generate, output_signature=spec).unbatch()
+    rows = rows.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    image_spec = tf.TensorSpec(shape=(28, 28, 1), dtype=tf.uint8)
+
+    def decode(pngs, labels):
+        images = tf.map_fn(lambda png: tf.io.decode_png(png, channels=1), pngs, fn_output_signature=image_spec)
+        return tf.cast(images, tf.float32) / 255.0, labels
+
+    return rows.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _images_per_second(dataset) -> float:
+    started, count = time.perf_counter(), 0
+    for _, labels in dataset:
+        count += int(labels.shape[0])
+    return count / (time.perf_counter() - started)
+
+
+def measure_read(arguments: argparse.Namespace) -> dict:
+    """Publishes ``--read`` rows locally and to a moto S3 server; times both loaders on both, pass by pass."""
+    import numpy as np
+
+    from gan_core.data import load_bundled_sample
+    from gan_core.machine import machine_info
+    from gan_core.publish import Rows, loader, publish_version
+    from tests.s3_server import moto_server, s3_env
+
+    rows, batch_size = arguments.read, arguments.batch_size
+    sample = load_bundled_sample()
+    repeats = -(-rows // len(sample.train_labels))
+    images = np.concatenate([sample.train_images] * repeats)[:rows]
+    labels = np.concatenate([sample.train_labels] * repeats)[:rows]
+    parts = [Rows(images, labels, source="real", split="train")]
+    work = Path(tempfile.mkdtemp(prefix="read-benchmark-"))
+    load_before = os.getloadavg()
+    result = {"rows": rows, "batch_size": batch_size, "passes": arguments.passes, "shuffle": True}
+    with moto_server(work / "moto.log") as endpoint:
+        os.environ.update(s3_env(endpoint))
+        import fsspec
+
+        fsspec.filesystem("s3").mkdir("bench")
+        versions = {}
+        for where, root in (("local", work / "datasets"), ("s3", "s3://bench/read")):
+            started = time.perf_counter()
+            versions[where] = publish_version(
+                root, "read", parts, sample.class_names, {}, rows_per_shard=arguments.rows_per_shard
+            ).path
+            logger.info("published %d rows to %s in %.1f s", rows, versions[where], time.perf_counter() - started)
+        loaders = {
+            "before": lambda path: legacy_dataset(path, batch_size),
+            "after": lambda path: loader.make_dataset(path, batch_size=batch_size, check_integrity=False),
+        }
+        for where, path in versions.items():
+            rates = {name: [] for name in loaders}
+            datasets = {name: build(path) for name, build in loaders.items()}
+            for dataset in datasets.values():
+                for _ in dataset.take(2):  # trace the graphs outside the timed passes
+                    pass
+            for _ in range(arguments.passes):
+                for name, dataset in datasets.items():  # alternate, so a load change hits both
+                    rates[name].append(round(_images_per_second(dataset)))
+            result[where] = {
+                name: {"median_images_per_second": float(np.median(values)), "passes": values}
+                for name, values in rates.items()
+            }
+            result[where]["speedup"] = round(
+                result[where]["after"]["median_images_per_second"]
+                / result[where]["before"]["median_images_per_second"],
+                2,
+            )
+            logger.info("%s: %s", where, result[where])
+    result.update(load_average_before=load_before, load_average_after=os.getloadavg(), machine=machine_info())
+    shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), help="samples in all, per run")
@@ -182,6 +280,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows-per-shard", type=int, default=10_000)
     parser.add_argument("--prepare-steps", type=int, default=300, help="steps of the tiny generator")
     parser.add_argument("--judge-epochs", type=int, default=3)
+    parser.add_argument("--read", type=int, help="measure the loader's img/s over a version of this many rows")
+    parser.add_argument("--passes", type=int, default=5, help="timed passes per loader (--read)")
+    parser.add_argument("--batch-size", type=int, default=256, help="loader batch size (--read)")
     parser.add_argument("--force", action="store_true", help="measure sizes that already have a result")
     parser.add_argument("--keep-outputs", action="store_true", help="keep the staged and published rows")
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
@@ -199,6 +300,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     results_dir = Path(arguments.results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
+    if arguments.read is not None:
+        result = measure_read(arguments)
+        path = results_dir / f"read-{arguments.read}.json"
+        path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        print(json.dumps({key: result[key] for key in ("local", "s3")}, indent=2))
+        return 0
     if arguments.prepare or arguments.measure is not None:  # a child: do the work, answer in JSON
         prepared = json.loads((results_dir / "work" / "prepared.json").read_text()) if arguments.measure else None
         answer = prepare(arguments) if arguments.prepare else measure(arguments, arguments.measure, prepared)

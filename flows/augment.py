@@ -85,7 +85,7 @@ def build_configs(parameters: dict) -> dict:
                 metrics=default_of(QualityConfig, "metrics") + (("cas",) if p["measure_cas"] else ()),
             ),
             "publish": PublishConfig(
-                output_root=Path(p["output_root"]), dataset_name=p["dataset_name"], include_real=p["include_real"]
+                output_root=p["output_root"], dataset_name=p["dataset_name"], include_real=p["include_real"]
             ),
             "cluster": ClusterConfig(workers=p["dask_workers"], address=p["dask_address"]),
         }
@@ -157,7 +157,8 @@ def augment(
         real_labeled_limit: Use only this many labeled real training images (stratified);
             empty uses all. This is the limited-data case the project is for.
         dataset_name: Name of the published dataset (a directory under output_root).
-        output_root: Where published datasets live.
+        output_root: Where published datasets live: a directory, or s3://BUCKET/PREFIX (credentials
+            and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL).
         work_root: Where snapshots, training runs, checkpoints and TensorBoard logs go.
         include_real: Also publish the real rows (train and test) beside the synthetic ones.
         profile: Training profile: 'default' (the main job, about 10 min on a 2-core CPU) or

@@ -1,4 +1,4 @@
-"""``gan-augment``: run the augment or evaluate-augmentation flow, or summarise a published version.
+"""``gan-augment``: run the augment or evaluate-augmentation flow, or summarise or verify a published version.
 
 ``gan-augment run --steps 500 --source sample`` and ``gan-augment evaluate-augmentation --quick``
 take one flag per flow parameter, derived from the flow's signature (:mod:`flows.flow_cli`), so
@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Sequence
 
 from flows.exit_codes import exit_code, one_line
@@ -37,21 +36,47 @@ def _evaluate(arguments: argparse.Namespace) -> int:
     return run_parsed(evaluate_augmentation, arguments, (EvaluateParameterError,), "gan-augment")
 
 
-def _show(arguments: argparse.Namespace) -> int:
+def _open_version(arguments: argparse.Namespace, check: bool):
+    """(version dir, manifest, verify summary or None), or the exit code after printing the error."""
     from gan_core import publish
+    from gan_core.io import store
 
-    target = Path(arguments.path)
     try:
-        version_dir = target if (target / publish.MANIFEST_FILE).exists() else publish.resolve_version(
-            target, arguments.version
+        target = store.as_target(arguments.path, "path")
+        if store.is_remote(target):
+            store.check_credentials(target)
+        version_dir = (
+            target
+            if store.is_file(store.join(target, publish.MANIFEST_FILE))
+            else publish.resolve_version(target, arguments.version)
         )
         manifest = publish.read_manifest(version_dir)
-        verified = publish.verify(version_dir) if arguments.verify else None
+        verified = publish.verify(version_dir) if check else None
     except (OSError, ValueError, publish.PublishError) as error:
-        # A bad --version is a parameter error (2); a missing or corrupt version is 7, a full disk 8.
+        # A bad --version or URL is a parameter error (2); a missing or corrupt version is 7, a full disk 8.
         code = exit_code(error) or (2 if isinstance(error, ValueError) else 7)
         print(f"gan-augment: {one_line(error)}", file=sys.stderr)
         return code
+    return version_dir, manifest, verified
+
+
+def _verify(arguments: argparse.Namespace) -> int:
+    opened = _open_version(arguments, check=True)
+    if isinstance(opened, int):
+        return opened
+    version_dir, manifest, verified = opened
+    print(
+        f"OK {manifest['dataset_name']} {manifest['version_name']}: {verified['shards']} shards, "
+        f"{verified['rows']} rows, {verified['bytes']:,} bytes re-hashed ({version_dir})"
+    )
+    return 0
+
+
+def _show(arguments: argparse.Namespace) -> int:
+    opened = _open_version(arguments, check=arguments.verify)
+    if isinstance(opened, int):
+        return opened
+    version_dir, manifest, verified = opened
     if arguments.json:
         print(json.dumps(manifest, indent=2, sort_keys=True))
         return 0
@@ -92,9 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_flow_arguments(evaluate, evaluate_augmentation)
     show = commands.add_parser("show", help="summarise a published version from its manifest")
-    show.add_argument("path", nargs="?", default="outputs/datasets/mnist-augmented",
-                      help="a dataset directory (uses its LATEST) or a version directory")
-    show.add_argument("--version", default="latest", help="version number or 'latest'")
+    verify = commands.add_parser("verify", help="re-hash a published version against its manifest (exit 7 if bad)")
+    for command in (show, verify):
+        command.add_argument("path", nargs="?", default="outputs/datasets/mnist-augmented",
+                             help="a dataset directory (uses its LATEST) or a version directory; "
+                                  "a local path or s3://bucket/prefix/<dataset> (AWS_* environment)")
+        command.add_argument("--version", default="latest", help="version number or 'latest'")
     show.add_argument("--verify", action="store_true", help="re-hash every shard against the manifest")
     show.add_argument("--json", action="store_true", help="print the whole manifest as JSON")
     return parser
@@ -103,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gan-augment`` command."""
     arguments = build_parser().parse_args(argv)
-    commands = {"run": _run, "evaluate-augmentation": _evaluate, "show": _show}
+    commands = {"run": _run, "evaluate-augmentation": _evaluate, "show": _show, "verify": _verify}
     return commands[arguments.command](arguments)
 
 

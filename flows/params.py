@@ -30,12 +30,23 @@ def describe_validation_error(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in error.errors())
 
 
-def check_writable(directory: Path) -> None:
+def check_writable(directory: Path | str) -> None:
     """Creates ``directory`` if needed and proves a file can be written in it.
 
+    An ``s3://`` URL gets the same proof with a small object (and an offline credentials check
+    first), so a wrong endpoint, bucket or key fails here, before any training.
+
     Raises:
-        OSError: with a message naming the directory and the fix.
+        OSError: with a message naming the directory (or URL) and the fix.
     """
+    from gan_core.io import store
+
+    if store.is_remote(directory):
+        try:
+            store.check_remote_writable(directory)
+        except ValueError as error:
+            raise OSError(str(error)) from None
+        return
     try:
         directory.mkdir(parents=True, exist_ok=True)
         probe = directory / f".write-probe-{time.time_ns()}"

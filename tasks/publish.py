@@ -8,6 +8,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact
 
 from gan_core.config import PublishConfig
+from gan_core.io.store import is_remote
 from gan_core.publish.stage import PublishOutcome, publish_stage
 
 
@@ -19,7 +20,7 @@ def publish_task(
     outcome = publish_stage(snapshot_dir, accepted_path, config, generator_hash, manifest_fields, get_run_logger())
     create_link_artifact(
         key="published-dataset",
-        link=Path(outcome.version_dir).as_uri(),
+        link=outcome.version_dir if is_remote(outcome.version_dir) else Path(outcome.version_dir).as_uri(),
         link_text=f"{config.dataset_name} v{outcome.version:04d}",
         description=f"Published {outcome.rows} rows: {outcome.rows_per_split}",
     )

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 from gan_core.imaging import FirstPerClass, encode_png, upscale
 from gan_core.io.faults import fault_point
-from gan_core.io.hashing import sha256_file
+from gan_core.io.store import Target
 from gan_core.publish.card import CARD_FILE, GRID_FILE, GRID_PER_CLASS, render_card
 from gan_core.publish.manifest import MANIFEST_DIGEST_KEY, dump_json, manifest_digest
 from gan_core.publish.rows import CheckedPart, RowStream, check_part, with_sample_ids
-from gan_core.publish.schema import DATA_DIR, IMAGE_SHAPE, MANIFEST_FILE, SOURCES, arrow_schema
-from gan_core.publish.shards import SplitShards, VersionCounts, part_table
+from gan_core.publish.schema import IMAGE_SHAPE, MANIFEST_FILE, SOURCES, arrow_schema
+from gan_core.publish.shards import SplitShards, VersionCounts, part_table, write_listed
 
 
 def _checked_block(index: int, block, stream: RowStream, num_classes: int) -> CheckedPart:
@@ -35,19 +34,16 @@ def _checked_block(index: int, block, stream: RowStream, num_classes: int) -> Ch
     return part
 
 
-def _write_file(staging: Path, relative: str, data: bytes) -> dict:
-    path = staging / relative
-    path.write_bytes(data)
-    return {"path": relative, "bytes": len(data), "sha256": sha256_file(path)}
-
-
 def write_contents(
-    staging: Path, streams: list[RowStream], prechecked: bool, names: list[str], rows_per_shard: int, head: dict
+    staging: Target, streams: list[RowStream], prechecked: bool, names: list[str], rows_per_shard: int, head: dict
 ) -> dict:
     """Writes a version's shards, dataset card, sample grid and manifest into ``staging``; returns the manifest.
 
+    The manifest is written last: on an object store, where nothing is renamed, its arrival is
+    what makes the version visible.
+
     Args:
-        staging: The empty staging directory of the version.
+        staging: The empty staging directory of the version, or the version's URL on an object store.
         streams: The rows, split by split in sorted order; streams of one split in their order.
         prechecked: The blocks are already checked :class:`CheckedPart` s (rows from memory).
         names: Class names.
@@ -58,7 +54,6 @@ def write_contents(
     counts = VersionCounts(names)
     grids = {source: FirstPerClass(len(names), GRID_PER_CLASS, IMAGE_SHAPE[0]) for source in SOURCES}
     numbering: Counter = Counter()
-    (staging / DATA_DIR).mkdir()
     shards = []
     for split in sorted({stream.split for stream in streams}):
         mine = [(index, stream) for index, stream in enumerate(streams) if stream.split == split]
@@ -77,12 +72,12 @@ def write_contents(
     grid = grids["synthetic"] if grids["synthetic"].count else grids["real"]
     files = []
     if grid.count:
-        files.append(_write_file(staging, GRID_FILE, encode_png(upscale(grid.grid(), 2))))
+        files.append(write_listed(staging, GRID_FILE, encode_png(upscale(grid.grid(), 2))))
     card = render_card(manifest, has_grid=bool(files))
-    files.insert(0, _write_file(staging, CARD_FILE, card.encode()))
+    files.insert(0, write_listed(staging, CARD_FILE, card.encode()))
     manifest["files"] = files
     manifest[MANIFEST_DIGEST_KEY] = manifest_digest(manifest)
     text = dump_json(manifest)
-    (staging / MANIFEST_FILE).write_text(text)
+    write_listed(staging, MANIFEST_FILE, text.encode())
     fault_point("publish.staged")
     return json.loads(text)

@@ -2,13 +2,15 @@
 
 Parquet shards are streamed with pyarrow (``ParquetFile.iter_batches``), rows are filtered by
 source and judge confidence with pyarrow compute, and only the PNG bytes and labels enter
-TensorFlow, where ``tf.io.decode_png`` runs inside the graph.
+TensorFlow, where ``tf.io.decode_png`` runs inside the graph. A version may live in a local
+directory or at an ``s3://`` URL (credentials from the AWS environment, see
+:mod:`gan_core.io.store`); remote shards are fetched whole, one GET each.
 """
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+import math
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -18,6 +20,8 @@ import pyarrow.parquet as pq
 import tensorflow as tf
 
 from gan_core.imaging import decode_png
+from gan_core.io import store
+from gan_core.io.store import Target
 from gan_core.publish import MANIFEST_FILE, SOURCES, read_manifest, resolve_version, verify
 
 logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
@@ -27,31 +31,34 @@ _READ_COLUMNS = ["image", "label", "source", "judge_confidence"]
 _ARROW_BATCH_ROWS = 4096
 
 
-def _version_dir(path: Path) -> Path:
+def _version_dir(path: Target) -> Target:
     """Accepts a version directory, or a dataset directory whose LATEST is then resolved."""
-    path = Path(path)
-    if (path / MANIFEST_FILE).is_file():
+    path = store.as_target(path)
+    if store.is_file(store.join(path, MANIFEST_FILE)):
         return path
     return resolve_version(path, "latest")
 
 
-def _check_split(manifest: dict, split: str, version_dir: Path) -> None:
+def _check_split(manifest: dict, split: str, version_dir: Target) -> None:
     splits = sorted(manifest["rows_per_split"])
     if split not in splits:
         raise ValueError(f"split {split!r} is not in {version_dir}; available splits: {splits}")
 
 
-def shard_paths(version_dir: Path, split: str) -> list[Path]:
+def shard_paths(version_dir: Target, split: str) -> list[Target]:
     """Returns the Parquet shards of ``split`` in manifest order.
 
     Args:
-        version_dir: A version directory, or a dataset directory (its LATEST is used).
+        version_dir: A version directory, or a dataset directory (its LATEST is used); a local
+            path or an ``s3://`` URL.
         split: Split name, e.g. "train".
     """
     version_dir = _version_dir(version_dir)
     manifest = read_manifest(version_dir)
     _check_split(manifest, split, version_dir)
-    return [version_dir / shard["path"] for shard in manifest["shards"] if shard["split"] == split]
+    return [
+        store.join(version_dir, *shard["path"].split("/")) for shard in manifest["shards"] if shard["split"] == split
+    ]
 
 
 def _check_filters(sources: Sequence[str], min_confidence: float | None) -> tuple[str, ...]:
@@ -79,11 +86,11 @@ def _filter(batch: pa.RecordBatch, sources: tuple[str, ...], min_confidence: flo
 
 
 def _iter_rows(
-    paths: list[Path], sources: tuple[str, ...], min_confidence: float | None
+    paths: list[Target], sources: tuple[str, ...], min_confidence: float | None
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yields (PNG bytes, labels) arrays per Arrow batch, filtered, in shard order."""
     for path in paths:
-        parquet = pq.ParquetFile(path)
+        parquet = pq.ParquetFile(store.open_input(path))
         for batch in parquet.iter_batches(batch_size=_ARROW_BATCH_ROWS, columns=_READ_COLUMNS):
             batch = _filter(batch, sources, min_confidence)
             if batch.num_rows == 0:
@@ -91,6 +98,50 @@ def _iter_rows(
             pngs = pc.struct_field(batch.column("image"), "bytes").to_numpy(zero_copy_only=False)
             labels = batch.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
             yield pngs, labels
+
+
+def _shuffle_buffer(
+    chunks: Iterator[tuple[np.ndarray, np.ndarray]], rng: np.random.Generator, size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A shuffle buffer of ``size`` rows, a chunk at a time: each row out is drawn uniformly from the buffer.
+
+    Equivalent to ``tf.data.Dataset.shuffle(size)`` row by row, but in numpy over whole chunks,
+    so no per-row work reaches tf.data. Only PNG bytes and labels are held (~0.3 kB a row).
+    """
+    pool_pngs, pool_labels = np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    for pngs, labels in chunks:
+        pool_pngs, pool_labels = np.concatenate([pool_pngs, pngs]), np.concatenate([pool_labels, labels])
+        surplus = len(pool_labels) - size
+        if surplus > 0:
+            out = rng.choice(len(pool_labels), size=surplus, replace=False)
+            keep = np.ones(len(pool_labels), dtype=bool)
+            keep[out] = False
+            yield pool_pngs[out], pool_labels[out]
+            pool_pngs, pool_labels = pool_pngs[keep], pool_labels[keep]
+    order = rng.permutation(len(pool_labels))
+    if len(order):
+        yield pool_pngs[order], pool_labels[order]
+
+
+def _rebatch(
+    chunks: Iterator[tuple[np.ndarray, np.ndarray]], batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Cuts chunks of any length into batches of ``batch_size`` rows; the last one holds the rest."""
+    pending_pngs, pending_labels = [], []
+    held = 0
+    for pngs, labels in chunks:
+        pending_pngs.append(pngs)
+        pending_labels.append(labels)
+        held += len(labels)
+        if held < batch_size:
+            continue
+        all_pngs, all_labels = np.concatenate(pending_pngs), np.concatenate(pending_labels)
+        cut = held - held % batch_size
+        for start in range(0, cut, batch_size):
+            yield all_pngs[start : start + batch_size], all_labels[start : start + batch_size]
+        pending_pngs, pending_labels, held = [all_pngs[cut:]], [all_labels[cut:]], held - cut
+    if held:
+        yield np.concatenate(pending_pngs), np.concatenate(pending_labels)
 
 
 def _known_rows(manifest: dict, split: str, sources: tuple[str, ...], min_confidence: float | None) -> int | None:
@@ -101,7 +152,7 @@ def _known_rows(manifest: dict, split: str, sources: tuple[str, ...], min_confid
 
 
 def _check_mix(
-    manifest: dict, split: str, sources: tuple[str, ...], real_share: object, repeat: bool, version_dir: Path
+    manifest: dict, split: str, sources: tuple[str, ...], real_share: object, repeat: bool, version_dir: Target
 ) -> None:
     number = isinstance(real_share, (int, float)) and not isinstance(real_share, bool)
     if not (number and 0 < real_share < 1):
@@ -122,7 +173,7 @@ def _check_mix(
 
 
 def make_dataset(
-    version_dir: Path,
+    version_dir: Target,
     split: str = "train",
     batch_size: int = 128,
     shuffle: bool = True,
@@ -137,7 +188,8 @@ def make_dataset(
     """Builds a tf.data pipeline over one split of a published version.
 
     Args:
-        version_dir: A version directory, or a dataset directory (its LATEST is used).
+        version_dir: A version directory, or a dataset directory (its LATEST is used); a local
+            path or an ``s3://`` URL.
         split: Split to read.
         batch_size: Examples per batch; the last batch may be smaller.
         shuffle: Shuffle shard order and rows (buffer of ``shuffle_buffer`` rows), reshuffled
@@ -176,59 +228,72 @@ def make_dataset(
     paths = shard_paths(version_dir, split)
     height, width = manifest.get("image_shape", [28, 28])
 
-    def rows(wanted: tuple[str, ...], stream_seed: int) -> tf.data.Dataset:
-        """Unbatched (png, label) rows of ``wanted`` sources, shuffled if asked."""
-        order_rng = np.random.default_rng(stream_seed)
+    def stream(wanted: tuple[str, ...], stream_seed: int, rows_per_batch: int | None) -> tf.data.Dataset:
+        """(PNG bytes, labels) of ``wanted`` sources, shuffled if asked, epoch after epoch if ``repeat``.
+
+        Shuffling and batching happen in numpy on whole Arrow batches, so tf.data sees one element
+        per batch (``rows_per_batch``), or one per Arrow batch for a mix that unbatches them.
+        """
+        rng = np.random.default_rng(stream_seed)  # shared by every epoch: each gets a new order
+
+        def epochs() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            while True:
+                ordered = [paths[i] for i in rng.permutation(len(paths))] if shuffle else paths
+                chunks = _iter_rows(ordered, wanted, min_confidence)
+                empty = True
+                for chunk in _shuffle_buffer(chunks, rng, shuffle_buffer) if shuffle else chunks:
+                    empty = False
+                    yield chunk
+                if empty or not repeat:  # an empty selection must not spin forever
+                    return
 
         def generate() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            # Called once per epoch; the shared generator gives each epoch a new shard order.
-            ordered = [paths[i] for i in order_rng.permutation(len(paths))] if shuffle else paths
-            yield from _iter_rows(ordered, wanted, min_confidence)
+            # Batches run on across epochs when repeating, as ``.repeat().batch()`` would.
+            return _rebatch(epochs(), rows_per_batch) if rows_per_batch else epochs()
 
-        stream = tf.data.Dataset.from_generator(
+        dataset = tf.data.Dataset.from_generator(
             generate,
             output_signature=(
                 tf.TensorSpec(shape=(None,), dtype=tf.string),
                 tf.TensorSpec(shape=(None,), dtype=tf.int64),
             ),
-        ).unbatch()
+        )
         known = _known_rows(manifest, split, wanted, min_confidence)
-        if known is not None:
+        if repeat and known != 0:
+            # Keras then asks for steps_per_epoch instead of waiting for an epoch that never ends.
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+        elif known is not None and rows_per_batch:
             # Lets Keras show progress and size epochs; also fails loudly if shards and manifest disagree.
-            stream = stream.apply(tf.data.experimental.assert_cardinality(known))
-        if shuffle:
-            # Shuffle the small PNG strings, not decoded floats, to keep the buffer cheap.
-            stream = stream.shuffle(shuffle_buffer, seed=stream_seed, reshuffle_each_iteration=True)
-        return stream
+            dataset = dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(known / rows_per_batch)))
+        return dataset
 
     if real_share is None:
-        dataset = rows(sources, seed)
-        if repeat:
-            dataset = dataset.repeat()
+        dataset = stream(sources, seed, batch_size)
     else:
         _check_mix(manifest, split, sources, real_share, repeat, version_dir)
         # Each source repeats on its own, so the small real set is revisited as often as the
         # share needs; every draw is real with probability real_share.
         dataset = tf.data.Dataset.sample_from_datasets(
-            [rows(("real",), seed).repeat(), rows(("synthetic",), seed + 1).repeat()],
+            [stream(("real",), seed, None).unbatch(), stream(("synthetic",), seed + 1, None).unbatch()],
             weights=[real_share, 1.0 - real_share],
             seed=seed,
-        )
+        ).batch(batch_size)
 
     image_spec = tf.TensorSpec(shape=(height, width, 1), dtype=tf.uint8)
 
     def decode(pngs: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        # One map call per batch keeps tf.data's per-element overhead off the decode path. On a
-        # loaded 2-core box both this and a per-row map ran 7-14k img/s (training eats ~4k).
+        # One map call per batch, several batches at once. Shuffling and batching rows in numpy
+        # instead of tf.data (an unbatch, a shuffle and a batch per row) read ~1.2x faster
+        # (benchmarks/generation_scale.py --read, README "Loader throughput").
         images = tf.map_fn(lambda png: tf.io.decode_png(png, channels=1), pngs, fn_output_signature=image_spec)
         return tf.cast(images, tf.float32) / 255.0, labels
 
-    dataset = dataset.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def load_numpy(
-    version_dir: Path,
+    version_dir: Target,
     split: str,
     sources: Sequence[str] = ("real", "synthetic"),
     min_confidence: float | None = None,
@@ -236,7 +301,8 @@ def load_numpy(
     """Reads a whole split into memory, in shard order (for tests and small data).
 
     Args:
-        version_dir: A version directory, or a dataset directory (its LATEST is used).
+        version_dir: A version directory, or a dataset directory (its LATEST is used); a local
+            path or an ``s3://`` URL.
         split: Split to read.
         sources: Which rows to keep, as in ``make_dataset``.
         min_confidence: Confidence filter for synthetic rows, as in ``make_dataset``.

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from gan_core.io import store
+from gan_core.io.store import Target
 from gan_core.publish.schema import MANIFEST_FILE, SCHEMA_VERSION, PublishError
 
 # Keys publish_version writes itself; manifest_fields may not use them.
@@ -48,21 +50,23 @@ RESERVED_MANIFEST_KEYS = frozenset(
 MANIFEST_DIGEST_KEY = "manifest_sha256"
 
 
-def read_manifest(version_dir: Path) -> dict:
-    """Reads and sanity-checks ``<version_dir>/manifest.json``.
+def read_manifest(version_dir: Target) -> dict:
+    """Reads and sanity-checks ``<version_dir>/manifest.json`` (a local path or an ``s3://`` URL).
 
     Raises:
         FileNotFoundError: ``version_dir`` is not a published version.
         PublishError: The manifest is unreadable or from a newer schema.
     """
-    path = Path(version_dir) / MANIFEST_FILE
-    if not path.is_file():
+    path = store.join(store.as_target(version_dir), MANIFEST_FILE)
+    try:
+        data = store.read_bytes(path)
+    except (FileNotFoundError, IsADirectoryError):
         raise FileNotFoundError(
             f"{path} not found: {version_dir} is not a published version directory "
             "(<output_root>/<dataset_name>/vNNNN); use resolve_version(dataset_dir) to pick one"
-        )
+        ) from None
     try:
-        manifest = json.loads(path.read_text())
+        manifest = json.loads(data.decode())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PublishError(f"{path} is not valid JSON ({exc}); restore it or re-publish") from exc
     schema_version = manifest.get("schema_version") if isinstance(manifest, dict) else None

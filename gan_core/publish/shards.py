@@ -7,19 +7,31 @@ its bytes depend on its rows alone, never on how they were cut into blocks.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gan_core.imaging import encode_pngs
+from gan_core.io import store
 from gan_core.io.faults import fault_point
 from gan_core.io.hashing import sha256_file
+from gan_core.io.store import Target
 from gan_core.publish.rows import CheckedPart
 from gan_core.publish.schema import COMPRESSION, DATA_DIR, SOURCES
+
+
+def write_listed(directory: Target, relative: str, data: bytes) -> dict:
+    """Writes ``data`` to ``<directory>/<relative>``; returns its manifest entry (path, bytes, sha256).
+
+    The digest is taken from the bytes written, so it costs no read-back (on an object store, no
+    second download).
+    """
+    store.write_bytes(store.join(directory, *relative.split("/")), data)
+    return {"path": relative, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def part_table(part: CheckedPart, schema: pa.Schema) -> pa.Table:
@@ -92,13 +104,13 @@ class SplitShards:
     """Writes one split's rows into ``<staging>/data/<split>-NNNNN-of-MMMMM.parquet`` as shards fill.
 
     Args:
-        staging: The version's staging directory.
+        staging: The version's staging directory (local) or its URL (an object store).
         split: The split's name.
         num_rows: Rows the split will get in all (the shard count is in every file name).
         rows_per_shard: Rows per shard; the last one holds the rest.
     """
 
-    def __init__(self, staging: Path, split: str, num_rows: int, rows_per_shard: int):
+    def __init__(self, staging: Target, split: str, num_rows: int, rows_per_shard: int):
         self.staging, self.split, self.num_rows, self.rows_per_shard = staging, split, num_rows, rows_per_shard
         # An empty split still gets one (empty) shard so its schema and name stay visible.
         self.num_shards = max(1, math.ceil(num_rows / rows_per_shard))
@@ -134,16 +146,16 @@ class SplitShards:
         chunk, rest = combined.slice(0, rows), combined.slice(rows)
         self._pending, self._pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
         relative = f"{DATA_DIR}/{self.split}-{len(self.shards):05d}-of-{self.num_shards:05d}.parquet"
-        path = self.staging / relative
-        pq.write_table(chunk, path, compression=COMPRESSION)
+        path = store.join(self.staging, *relative.split("/"))
+        if store.is_remote(path):
+            # No file to write into: encode in memory (one shard, a few MB) and upload the bytes.
+            buffer = pa.BufferOutputStream()
+            pq.write_table(chunk, buffer, compression=COMPRESSION)
+            entry = write_listed(self.staging, relative, buffer.getvalue().to_pybytes())
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(chunk, path, compression=COMPRESSION)
+            entry = {"path": relative, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
         self._written_rows += chunk.num_rows
-        self.shards.append(
-            {
-                "path": relative,
-                "split": self.split,
-                "rows": chunk.num_rows,
-                "bytes": path.stat().st_size,
-                "sha256": sha256_file(path),
-            }
-        )
+        self.shards.append({**entry, "split": self.split, "rows": chunk.num_rows})
         fault_point("publish.shard_written")

@@ -13,6 +13,7 @@ from pathlib import Path
 from gan_core.config import PublishConfig
 from gan_core.data.snapshot import load_snapshot
 from gan_core.data.splits import LabeledSplits
+from gan_core.io.store import is_remote
 from gan_core.publish.rows import Rows, RowStream
 from gan_core.publish.verify import verify
 from gan_core.publish.writer import publish_streams
@@ -23,7 +24,7 @@ from gan_core.quality.staging import iter_staged, staged_rows
 class PublishOutcome:
     """The published, verified version, as plain serialisable values."""
 
-    version_dir: str
+    version_dir: str  # an absolute local path, or the version's s3:// URL
     version: int
     rows: int
     shards: int
@@ -88,7 +89,7 @@ def publish_stage(
         summary["shards"],
     )
     return PublishOutcome(
-        version_dir=str(published.path.resolve()),
+        version_dir=published.path if is_remote(published.path) else str(published.path.resolve()),
         version=published.version,
         rows=summary["rows"],
         shards=summary["shards"],

@@ -2,6 +2,9 @@
 
 ``latest`` always means "read LATEST" (``resolve_version(dataset_dir)``), never "the highest
 ``vNNNN`` directory": LATEST moves only after a version directory is complete and in place.
+A version is a ``vNNNN`` directory holding ``manifest.json``: on an object store the manifest is
+written last, so a version whose upload is still running (or died) is invisible. The readers here
+take a local ``Path`` or an ``s3://`` URL (:mod:`gan_core.io.store`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from gan_core.io import store
 from gan_core.io.fsutil import atomic_write_bytes
+from gan_core.io.store import Target
 from gan_core.publish.schema import MANIFEST_FILE, PublishError
 
 logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
@@ -33,17 +38,24 @@ def version_name(version: int) -> str:
     return f"v{version:04d}"
 
 
-def list_versions(dataset_dir: Path) -> list[int]:
-    """Returns the published version numbers in ``dataset_dir``, ascending ([] if none)."""
-    dataset_dir = Path(dataset_dir)
-    if not dataset_dir.is_dir():
-        return []
+def parse_version_name(name: str) -> int | None:
+    """The number of a version name ("v0003" -> 3), or None if ``name`` is not one."""
+    match = _VERSION_PATTERN.match(name)
+    return int(match.group(1)) if match else None
+
+
+def list_versions(dataset_dir: Target) -> list[int]:
+    """Returns the published version numbers in ``dataset_dir``, ascending ([] if none).
+
+    Only ``vNNNN`` directories holding a manifest count, so an upload in progress never shows.
+    """
+    dataset_dir = store.as_target(dataset_dir)
     versions = []
-    for entry in dataset_dir.iterdir():
+    for name, is_directory in store.list_dir(dataset_dir):
         # Hidden staging directories (".v0003.tmp.<uuid>") do not match the pattern.
-        match = _VERSION_PATTERN.match(entry.name)
-        if match and entry.is_dir():
-            versions.append(int(match.group(1)))
+        number = parse_version_name(name)
+        if number and is_directory and store.is_file(store.join(dataset_dir, name, MANIFEST_FILE)):
+            versions.append(number)
     return sorted(versions)
 
 
@@ -60,11 +72,13 @@ def _parse_version(version: str | int) -> int:
     return version
 
 
-def read_latest(dataset_dir: Path) -> int | None:
-    pointer = dataset_dir / LATEST_FILE
-    if not pointer.is_file():
+def read_latest(dataset_dir: Target) -> int | None:
+    """The version number LATEST names, or None if there is no LATEST."""
+    pointer = store.join(store.as_target(dataset_dir), LATEST_FILE)
+    try:
+        text = store.read_bytes(pointer).decode(errors="replace").strip()
+    except (FileNotFoundError, IsADirectoryError):
         return None
-    text = pointer.read_text().strip()
     match = _VERSION_PATTERN.match(text)
     if not match:
         raise PublishError(
@@ -74,30 +88,33 @@ def read_latest(dataset_dir: Path) -> int | None:
     return int(match.group(1))
 
 
-def resolve_version(dataset_dir: Path, version: str | int = "latest") -> Path:
+def resolve_version(dataset_dir: Target, version: str | int = "latest") -> Target:
     """Returns the directory of one published version.
 
     Args:
-        dataset_dir: ``<output_root>/<dataset_name>``.
+        dataset_dir: ``<output_root>/<dataset_name>``: a local path or an ``s3://`` URL.
         version: "latest" (reads the LATEST file), a number (3) or a name ("v0003" or "3").
+
+    Returns:
+        The version directory: a ``Path``, or a URL string for a remote dataset.
 
     Raises:
         FileNotFoundError: Nothing is published there, or that version does not exist.
         PublishError: LATEST exists but does not hold a version name.
     """
-    dataset_dir = Path(dataset_dir)
+    dataset_dir = store.as_target(dataset_dir)
     if version == "latest":
         number = read_latest(dataset_dir)
         if number is None:
             raise FileNotFoundError(
-                f"{dataset_dir / LATEST_FILE} does not exist, so nothing is published in "
+                f"{store.join(dataset_dir, LATEST_FILE)} does not exist, so nothing is published in "
                 f"{dataset_dir} yet (version directories: {list_versions(dataset_dir)}); run "
                 "publish_version first or pass an explicit version"
             )
     else:
         number = _parse_version(version)
-    path = dataset_dir / version_name(number)
-    if not (path / MANIFEST_FILE).is_file():
+    path = store.join(dataset_dir, version_name(number))
+    if not store.is_file(store.join(path, MANIFEST_FILE)):
         raise FileNotFoundError(
             f"version {version_name(number)} is not published in {dataset_dir} "
             f"(available: {list_versions(dataset_dir)})"

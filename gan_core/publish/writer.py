@@ -7,7 +7,9 @@ written as soon as it fills (:mod:`gan_core.publish.shards`), so memory holds on
 version. A version directory is built in a hidden sibling (:mod:`gan_core.publish.contents`:
 shards, the dataset card, the manifest), fsynced and renamed into place, so readers see a whole
 version or none. Versions are never overwritten or edited; a new publish gets
-``max(existing) + 1``. Every row follows one schema (``arrow_schema``), and the Hugging Face
+``max(existing) + 1``. ``output_root`` may also be an ``s3://bucket/prefix`` URL: then the
+version is uploaded in place, manifest last, under a number claimed with a conditional PUT
+(:mod:`gan_core.publish.remote`). Every row follows one schema (``arrow_schema``), and the Hugging Face
 ``datasets`` features ride along in the schema metadata, so ``datasets.load_dataset("parquet",
 ...)`` decodes ``image`` to PIL images and ``label`` to a ``ClassLabel`` with its names.
 """
@@ -25,9 +27,12 @@ from typing import Sequence
 import gan_core
 from gan_core.config import _DATASET_NAME_PATTERN
 from gan_core.io.faults import fault_point
+from gan_core.io import store
 from gan_core.io.fsutil import staged_directory
+from gan_core.io.store import Target
 from gan_core.publish.contents import write_contents
 from gan_core.publish.manifest import check_manifest_fields, git_commit
+from gan_core.publish.remote import publish_remote
 from gan_core.publish.rows import Rows, RowStream, assign_sample_ids, check_class_names, check_part
 from gan_core.publish.schema import COMPRESSION, IMAGE_SHAPE, SCHEMA_VERSION, PublishError, arrow_schema
 from gan_core.publish.versions import (
@@ -55,9 +60,9 @@ _SPACE_ERRNOS = {
 
 @dataclass(frozen=True)
 class PublishedVersion:
-    """Result of ``publish_version``: where the version lives and what its manifest says."""
+    """Result of ``publish_version``: where the version lives (a Path, or a URL) and what its manifest says."""
 
-    path: Path
+    path: Target
     version: int
     manifest: dict
 
@@ -137,7 +142,7 @@ def _check_common(
 
 
 def publish_version(
-    output_root: Path,
+    output_root: Target,
     dataset_name: str,
     parts: list[Rows],
     class_names: Sequence[str],
@@ -150,7 +155,7 @@ def publish_version(
     :func:`publish_streams` publishes, one block per part.
 
     Args:
-        output_root: Directory holding one subdirectory per dataset.
+        output_root: Directory holding one subdirectory per dataset, or an ``s3://bucket/prefix`` URL.
         dataset_name: Dataset directory name (lowercase letters, digits, '-', '_').
         parts: Row blocks; parts with the same split share that split's shards, in order.
         class_names: Name of each label index; stored as the HF ClassLabel names.
@@ -168,11 +173,11 @@ def publish_version(
     names, extra_fields = _check_common(dataset_name, rows_per_shard, class_names, manifest_fields, parts, "parts")
     checked = assign_sample_ids([check_part(i, part, len(names)) for i, part in enumerate(parts)])
     streams = [RowStream(part.source, part.split, len(part.labels), lambda part=part: [part]) for part in checked]
-    return _publish(Path(output_root), dataset_name, streams, True, names, extra_fields, rows_per_shard)
+    return _publish(output_root, dataset_name, streams, True, names, extra_fields, rows_per_shard)
 
 
 def publish_streams(
-    output_root: Path,
+    output_root: Target,
     dataset_name: str,
     streams: list[RowStream],
     class_names: Sequence[str],
@@ -185,7 +190,7 @@ def publish_streams(
     than it announced, or any failure leaves no new version and LATEST unchanged.
 
     Args:
-        output_root: Directory holding one subdirectory per dataset.
+        output_root: Directory holding one subdirectory per dataset, or an ``s3://bucket/prefix`` URL.
         dataset_name: Dataset directory name (lowercase letters, digits, '-', '_').
         streams: One :class:`RowStream` per source and split; streams of one split share its
             shards, in order. Their blocks leave ``sample_ids`` None (numbered automatically).
@@ -201,11 +206,11 @@ def publish_streams(
     for index, stream in enumerate(streams):
         if not isinstance(stream, RowStream) or isinstance(stream.num_rows, bool) or stream.num_rows < 0:
             raise ValueError(f"streams[{index}] must be a RowStream with a row count >= 0, got {stream!r}")
-    return _publish(Path(output_root), dataset_name, list(streams), False, names, extra_fields, rows_per_shard)
+    return _publish(output_root, dataset_name, list(streams), False, names, extra_fields, rows_per_shard)
 
 
 def _publish(
-    output_root: Path,
+    output_root: Target,
     dataset_name: str,
     streams: list[RowStream],
     prechecked: bool,
@@ -217,13 +222,14 @@ def _publish(
     if total == 0:
         raise ValueError("every part has zero rows; there is nothing to publish")
     needed = total * _ESTIMATED_ROW_BYTES
-    dataset_dir = output_root / dataset_name
-    free = shutil.disk_usage(_existing_ancestor(dataset_dir)).free
-    if free < needed:
-        raise PublishError(
-            f"the disk is full: publishing to {dataset_dir} needs about {needed:,} bytes but only "
-            f"{free:,} are free. Nothing was published; free some space or choose another output_root"
-        )
+    dataset_dir = store.join(store.as_target(output_root, "output_root"), dataset_name)
+    if not store.is_remote(dataset_dir):
+        free = shutil.disk_usage(_existing_ancestor(dataset_dir)).free
+        if free < needed:
+            raise PublishError(
+                f"the disk is full: publishing to {dataset_dir} needs about {needed:,} bytes but only "
+                f"{free:,} are free. Nothing was published; free some space or choose another output_root"
+            )
 
     head = {
         "schema_version": SCHEMA_VERSION,
@@ -238,15 +244,20 @@ def _publish(
         **extra_fields,
     }
 
-    def write(staging: Path, head: dict) -> dict:
+    def write(staging: Target, head: dict) -> dict:
         return write_contents(staging, streams, prechecked, names, rows_per_shard, head)
 
-    # One publisher at a time per dataset: the number, the rename and LATEST move together.
-    with dataset_lock(dataset_dir):
-        remove_stale_staging(dataset_dir)
-        final, version, manifest = _claim_and_write(dataset_dir, write, head, needed)
-        fault_point("publish.before_latest")
-        point_latest(dataset_dir, final, version)
+    if store.is_remote(dataset_dir):
+        final, version, manifest = publish_remote(
+            dataset_dir, write, head, lambda: fault_point("publish.before_latest")
+        )
+    else:
+        # One publisher at a time per dataset: the number, the rename and LATEST move together.
+        with dataset_lock(dataset_dir):
+            remove_stale_staging(dataset_dir)
+            final, version, manifest = _claim_and_write(dataset_dir, write, head, needed)
+            fault_point("publish.before_latest")
+            point_latest(dataset_dir, final, version)
     logger.info(
         "published %s: %d rows in %d shards (%s bytes)",
         final,

@@ -49,3 +49,20 @@ def test_sizes_must_split_evenly_over_the_classes():
         with pytest.raises(SystemExit):
             module.parse_arguments(["--sizes", "1000", "1005"])
         assert module.parse_arguments(["--sizes", "1000"]).sizes == [1000]
+
+
+def test_the_read_mode_times_both_loaders_locally_and_on_s3(tmp_path):
+    done = run(tmp_path, "--read", "600", "--passes", "2", "--batch-size", "64", "--rows-per-shard", "250")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "read-600.json").read_text())
+    assert result["rows"] == 600 and result["batch_size"] == 64
+    for where in ("local", "s3"):
+        for name in ("before", "after"):
+            measured = result[where][name]
+            assert len(measured["passes"]) == 2 and min(measured["passes"]) > 0
+            assert measured["median_images_per_second"] == pytest.approx(sum(measured["passes"]) / 2)
+        assert result[where]["speedup"] == pytest.approx(
+            result[where]["after"]["median_images_per_second"] / result[where]["before"]["median_images_per_second"],
+            abs=0.01,
+        )
+    assert not list(tmp_path.glob("work*"))  # the published copies lived in a temporary directory

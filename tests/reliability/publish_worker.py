@@ -31,7 +31,7 @@ def rows(seed: int) -> list[Rows]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("output_root", type=Path)
+    parser.add_argument("output_root", help="a directory or an s3://bucket/prefix URL")
     parser.add_argument("dataset")
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--go", type=Path)
