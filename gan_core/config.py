@@ -22,6 +22,7 @@ LearningRateDecay = Literal["constant", "linear"]
 STREAM_BLOCK = 1024
 
 _SOURCE_PATTERN = re.compile(r"^(auto|sample|tfds:[A-Za-z0-9_./:-]+|idx:.+)$")
+_UNLABELED_SOURCE_PATTERN = re.compile(r"^(idx-images|png-dir):.+$")
 _DATASET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -64,6 +65,21 @@ class DataConfig(_Config):
         description="Use only this many labeled real training images (stratified). None uses all.",
     )
     seed: int = Field(default=0, ge=0, description="Seed for the stratified subset.")
+    use_unlabeled: bool = Field(
+        default=False,
+        description=(
+            "Label-scarce mode: keep the training images beyond real_labeled_limit as an unlabeled pool "
+            "(their labels are dropped at ingest). The labeled images are then a seeded sample chosen "
+            "without reading any label."
+        ),
+    )
+    unlabeled_source: str | None = Field(
+        default=None,
+        description=(
+            "More unlabeled images for the pool: 'idx-images:<IDX images file>' or 'png-dir:<directory of "
+            "28x28 grayscale PNGs>'. Needs use_unlabeled."
+        ),
+    )
 
     _check_source = _pattern_check(
         "source",
@@ -71,6 +87,33 @@ class DataConfig(_Config):
         "unknown source {value!r}: use 'auto', 'sample', 'tfds:<builder name>' "
         "(e.g. 'tfds:mnist') or 'idx:<directory with MNIST IDX files>'",
     )
+
+    @field_validator("unlabeled_source")
+    @classmethod
+    def _check_unlabeled_source(cls, value: str | None) -> str | None:
+        # An empty string is how a form or a CLI flag says "none".
+        if value is None or not value.strip():
+            return None
+        if not _UNLABELED_SOURCE_PATTERN.match(value):
+            raise ValueError(
+                f"unknown unlabeled_source {value!r}: use 'idx-images:<IDX images file>' or "
+                "'png-dir:<directory of 28x28 grayscale PNGs>'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_pool(self) -> "DataConfig":
+        if self.use_unlabeled and self.real_labeled_limit is None:
+            raise ValueError(
+                "use_unlabeled needs real_labeled_limit: set it to the number of labeled images to keep "
+                "(the rest of the training split becomes the unlabeled pool)"
+            )
+        if self.unlabeled_source is not None and not self.use_unlabeled:
+            raise ValueError(
+                f"unlabeled_source {self.unlabeled_source!r} is set but use_unlabeled is off: turn "
+                "use_unlabeled on (and set real_labeled_limit), or drop unlabeled_source"
+            )
+        return self
 
 
 class ModelConfig(_Config):
