@@ -108,3 +108,12 @@ def test_bad_inputs_are_refused_clearly(scarce, teacher):
         teacher.pseudo_label(pool_images, 1.5)
     with pytest.raises(SemisupError, match="trained on"):
         teacher.predict_proba(np.zeros((2, 32, 32), np.uint8))
+
+
+def test_the_judge_layout_with_batchnorm_trains_too(scarce):
+    labeled_images, labeled_labels, pool_images, _ = scarce
+    config = TINY.model_copy(update={"architecture": "cnn", "steps": 2, "log_every": 1})
+    cnn = train_teacher(labeled_images, labeled_labels, pool_images, config, seed=1)
+    assert [record["step"] for record in cnn.history] == [1, 2]
+    assert any("moving_mean" in weight.path for weight in cnn.model.weights)
+    np.testing.assert_allclose(cnn.predict_proba(pool_images[:5]).sum(axis=1), 1.0, atol=1e-5)
