@@ -225,7 +225,12 @@ class TeacherConfig(_Config):
         description="'lenet' (the reference classifier's layout, the faster) or 'cnn' (the judge's, with BatchNorm).",
     )
     num_classes: int = Field(default=10, ge=2, le=1000)
-    steps: int = Field(default=1500, ge=1, le=10_000_000, description="Optimizer steps.")
+    steps: int = Field(
+        default=3000,
+        ge=1,
+        le=10_000_000,
+        description="Optimizer steps (7.7 steps/s was measured on a busy 2-core CPU: 3000 take about 6.5 minutes).",
+    )
     batch_size: int = Field(default=32, ge=1, le=4096, description="Labeled images per step.")
     unlabeled_ratio: int = Field(default=5, ge=1, le=64, description="mu: pool images per labeled image in a step.")
     threshold: float = Field(default=0.95, ge=0, le=1, description="tau: confidence a pseudo-label needs to count.")
