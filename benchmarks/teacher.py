@@ -117,11 +117,11 @@ def run_seed(labeled: int, seed: int, teacher_steps: int | None, baseline_min_st
 
 
 def summarise(directory: Path) -> dict:
-    """Gathers every ``n*-seed*.json`` in ``directory`` into per-N means and spreads."""
-    groups: dict[int, list[dict]] = {}
+    """Gathers every ``n*-seed*.json`` in ``directory`` into means and spreads per N and teacher budget."""
+    groups: dict[tuple[int, int], list[dict]] = {}
     for path in sorted(directory.glob("n*-seed*.json")):
         result = json.loads(path.read_text())
-        groups.setdefault(result["labeled"], []).append(result)
+        groups.setdefault((result["labeled"], result["teacher"]["config"]["steps"]), []).append(result)
 
     def spread(values: list[float]) -> dict:
         return {
@@ -130,15 +130,15 @@ def summarise(directory: Path) -> dict:
             "values": values,
         }
 
+    # Keyed on the budget too, so a reduced run never averages with a full one.
     return {
-        f"n{labeled}": {
+        f"n{labeled}-steps{steps}": {
             "seeds": [r["seed"] for r in results],
-            "teacher_steps": sorted({r["teacher"]["config"]["steps"] for r in results}),
             "teacher_test_accuracy": spread([r["teacher"]["test_accuracy"] for r in results]),
             "supervised_test_accuracy": spread([r["supervised"]["test_accuracy"] for r in results]),
             "gain": spread([r["teacher"]["test_accuracy"] - r["supervised"]["test_accuracy"] for r in results]),
         }
-        for labeled, results in sorted(groups.items())
+        for (labeled, steps), results in sorted(groups.items())
     }
 
 

@@ -27,4 +27,4 @@ def test_tiny_run_writes_both_arms_and_the_summary(tmp_path):
     assert 0 <= result["pseudo_labels"]["kept"] <= result["pool"]
     summary = json.loads((tmp_path / "summary.json").read_text())
     gain = result["teacher"]["test_accuracy"] - result["supervised"]["test_accuracy"]
-    assert summary["n20"]["seeds"] == [3] and summary["n20"]["gain"]["values"] == [gain]
+    assert summary["n20-steps3"]["seeds"] == [3] and summary["n20-steps3"]["gain"]["values"] == [gain]
