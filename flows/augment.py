@@ -17,6 +17,8 @@ from pydantic import Field
 
 from flows.params import bounded, check_writable, default_of, describe_validation_error
 from gan_core import __version__
+from gan_core.data.splits import DataError
+from gan_core.data.unlabeled import check_unlabeled_source
 from gan_core.config import (
     DEFAULT_PROFILE,
     DEFAULT_WORK_ROOT,
@@ -73,6 +75,8 @@ def build_configs(parameters: dict) -> dict:
                 data_dir=p["data_dir"] or None,
                 real_labeled_limit=p["real_labeled_limit"],
                 seed=p["seed"],
+                use_unlabeled=p["use_unlabeled"],
+                unlabeled_source=p["unlabeled_source"],
             ),
             "model": model,
             "train": TrainConfig(**{**train.resolved(), **overrides, "precision": p["precision"], "seed": p["seed"]}),
@@ -99,6 +103,11 @@ def build_configs(parameters: dict) -> dict:
             f"(batch_size {configs['train'].batch_size} x discriminator_steps {configs['train'].discriminator_steps}): "
             "lower batch_size or use more real images"
         )
+    if configs["data"].unlabeled_source is not None:
+        try:
+            check_unlabeled_source(configs["data"].unlabeled_source)
+        except DataError as error:
+            raise AugmentParameterError(f"unlabeled_source: {error}") from None
     for name, root in (("output_root", configs["publish"].output_root), ("work_root", Path(p["work_root"]))):
         try:
             check_writable(root)
@@ -112,6 +121,8 @@ def augment(
     source: str = default_of(DataConfig, "source"),
     data_dir: str | None = default_of(DataConfig, "data_dir"),
     real_labeled_limit: bounded(DataConfig, "real_labeled_limit") = None,
+    use_unlabeled: bool = default_of(DataConfig, "use_unlabeled"),
+    unlabeled_source: str | None = default_of(DataConfig, "unlabeled_source"),
     dataset_name: str = default_of(PublishConfig, "dataset_name"),
     output_root: str = str(default_of(PublishConfig, "output_root")),
     work_root: str = str(DEFAULT_WORK_ROOT),
@@ -156,6 +167,11 @@ def augment(
         data_dir: tfds data directory; empty uses ~/tensorflow_datasets.
         real_labeled_limit: Use only this many labeled real training images (stratified);
             empty uses all. This is the limited-data case the project is for.
+        use_unlabeled: Label-scarce mode (needs real_labeled_limit): keep the other training
+            images as an unlabeled pool, their labels dropped at ingest; the labeled images are
+            then a seeded draw that reads no label. Later stages do not use the pool yet.
+        unlabeled_source: More unlabeled images for the pool (needs use_unlabeled):
+            'idx-images:FILE' (an IDX images file) or 'png-dir:DIRECTORY' (28x28 grayscale PNGs).
         dataset_name: Name of the published dataset (a directory under output_root).
         output_root: Where published datasets live: a directory, or s3://BUCKET/PREFIX (credentials
             and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL).
@@ -223,10 +239,19 @@ def augment(
     if not quality.passed:
         raise GateFailed(quality.failures, quality.num_checks)
 
+    # N and the unlabeled pool's size, in the manifest and the summary: what the labels were.
+    labeled_data = {
+        "real_labeled_limit": configs["data"].real_labeled_limit,
+        "labeled_count": ingested.counts["train"]["total"],
+        "use_unlabeled": configs["data"].use_unlabeled,
+        "unlabeled_source": configs["data"].unlabeled_source,
+        "pool_count": ingested.pool_count,
+    }
     manifest_fields = {
         "source_requested": source,
         "source_used": ingested.source_used,
         "source_fingerprint": ingested.fingerprint,
+        "labeled_data": labeled_data,
         "generator_hash": training.generator_hash,
         "parameters": parameters,
         "configs": {name: config.resolved() for name, config in configs.items()},
@@ -255,6 +280,7 @@ def augment(
         "rows_per_split": published.rows_per_split,
         "rows_per_source": published.rows_per_source,
         "source_used": ingested.source_used,
+        "labeled_data": labeled_data,
         "metrics": quality.metrics,
         "images_per_second": training.images_per_second,
         "wall_seconds": round(time.perf_counter() - wall_started, 1),

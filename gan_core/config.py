@@ -22,6 +22,7 @@ LearningRateDecay = Literal["constant", "linear"]
 STREAM_BLOCK = 1024
 
 _SOURCE_PATTERN = re.compile(r"^(auto|sample|tfds:[A-Za-z0-9_./:-]+|idx:.+)$")
+_UNLABELED_SOURCE_PATTERN = re.compile(r"^(idx-images|png-dir):.+$")
 _DATASET_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
@@ -64,6 +65,21 @@ class DataConfig(_Config):
         description="Use only this many labeled real training images (stratified). None uses all.",
     )
     seed: int = Field(default=0, ge=0, description="Seed for the stratified subset.")
+    use_unlabeled: bool = Field(
+        default=False,
+        description=(
+            "Label-scarce mode: keep the training images beyond real_labeled_limit as an unlabeled pool "
+            "(their labels are dropped at ingest). The labeled images are then a seeded sample chosen "
+            "without reading any label."
+        ),
+    )
+    unlabeled_source: str | None = Field(
+        default=None,
+        description=(
+            "More unlabeled images for the pool: 'idx-images:<IDX images file>' or 'png-dir:<directory of "
+            "28x28 grayscale PNGs>'. Needs use_unlabeled."
+        ),
+    )
 
     _check_source = _pattern_check(
         "source",
@@ -71,6 +87,33 @@ class DataConfig(_Config):
         "unknown source {value!r}: use 'auto', 'sample', 'tfds:<builder name>' "
         "(e.g. 'tfds:mnist') or 'idx:<directory with MNIST IDX files>'",
     )
+
+    @field_validator("unlabeled_source")
+    @classmethod
+    def _check_unlabeled_source(cls, value: str | None) -> str | None:
+        # An empty string is how a form or a CLI flag says "none".
+        if value is None or not value.strip():
+            return None
+        if not _UNLABELED_SOURCE_PATTERN.match(value):
+            raise ValueError(
+                f"unknown unlabeled_source {value!r}: use 'idx-images:<IDX images file>' or "
+                "'png-dir:<directory of 28x28 grayscale PNGs>'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_pool(self) -> "DataConfig":
+        if self.use_unlabeled and self.real_labeled_limit is None:
+            raise ValueError(
+                "use_unlabeled needs real_labeled_limit: set it to the number of labeled images to keep "
+                "(the rest of the training split becomes the unlabeled pool)"
+            )
+        if self.unlabeled_source is not None and not self.use_unlabeled:
+            raise ValueError(
+                f"unlabeled_source {self.unlabeled_source!r} is set but use_unlabeled is off: turn "
+                "use_unlabeled on (and set real_labeled_limit), or drop unlabeled_source"
+            )
+        return self
 
 
 class ModelConfig(_Config):
@@ -166,6 +209,39 @@ class JudgeConfig(_Config):
     learning_rate: float = Field(default=2e-3, gt=0, le=1, description="Peak Adam rate, cosine-decayed to 0.")
     augment: bool = Field(default=True, description="Random shifts while training the judge.")
     seed: int = Field(default=0, ge=0)
+
+
+class TeacherConfig(_Config):
+    """The semi-supervised teacher (FixMatch-style) trained on few labels plus the unlabeled pool.
+
+    Each step draws ``batch_size`` labeled and ``unlabeled_ratio * batch_size`` pool images. A pool
+    image's prediction on a weak view (small shifts) becomes its pseudo-label when its confidence
+    reaches ``threshold``, and the model is trained to predict it on a strong view (shifts,
+    rotation, scale, shear, contrast, cutout): Sohn et al. 2020.
+    """
+
+    architecture: Literal["cnn", "lenet"] = Field(
+        default="lenet",
+        description="'lenet' (the reference classifier's layout, the faster) or 'cnn' (the judge's, with BatchNorm).",
+    )
+    num_classes: int = Field(default=10, ge=2, le=1000)
+    steps: int = Field(
+        default=3000,
+        ge=1,
+        le=10_000_000,
+        description="Optimizer steps (7.7 steps/s was measured on a busy 2-core CPU: 3000 take about 6.5 minutes).",
+    )
+    batch_size: int = Field(default=32, ge=1, le=4096, description="Labeled images per step.")
+    unlabeled_ratio: int = Field(default=5, ge=1, le=64, description="mu: pool images per labeled image in a step.")
+    threshold: float = Field(default=0.95, ge=0, le=1, description="tau: confidence a pseudo-label needs to count.")
+    unlabeled_weight: float = Field(default=1.0, ge=0, le=100, description="lambda_u: weight of the pool's loss.")
+    learning_rate: float = Field(default=2e-3, gt=0, le=1, description="Peak Adam rate, cosine-decayed to 0.")
+    ema_decay: float = Field(default=0.99, ge=0, lt=1, description="EMA of the weights used to predict; 0 disables.")
+    weak_shift_pixels: int = Field(default=2, ge=0, le=8, description="Weak view: integer shifts up to this.")
+    strong_shift_pixels: int = Field(default=4, ge=0, le=10, description="Strong view: shifts up to this.")
+    strong_rotation_degrees: float = Field(default=25.0, ge=0, le=90, description="Strong view: rotations up to this.")
+    cutout_pixels: int = Field(default=10, ge=0, le=28, description="Strong view: side of the blanked square; 0 disables.")
+    log_every: int = Field(default=100, ge=1, description="Log losses and the pseudo-label rate every N steps.")
 
 
 def _fraction(default: float | None, description: str):

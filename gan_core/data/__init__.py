@@ -3,13 +3,13 @@
 Modules: ``splits`` (the validated :class:`LabeledSplits`), ``idx`` (MNIST IDX parser),
 ``tfds_source`` (tensorflow-datasets adapter, TensorFlow imported lazily), ``sources`` (the bundled
 sample, the network probe, source choice), ``subset`` (stratified ``real_labeled_limit``),
-``snapshot`` (the snapshot store and the :func:`ingest` step) and ``stage`` (the flow's ingest
-step with its typed result). This package re-exports the public names, so
+``snapshot`` (the snapshot store and the :func:`ingest` step), ``unlabeled`` (unlabeled image
+sources for the label-scarce pool) and ``stage`` (the flow's ingest step with its typed result). This package re-exports the public names, so
 ``from gan_core import data`` is enough; importing it never imports TensorFlow.
 """
 
 from gan_core.data.idx import read_idx_dir, read_idx_images, read_idx_labels
-from gan_core.data.snapshot import Snapshot, ingest, load_snapshot, write_snapshot
+from gan_core.data.snapshot import POOL_FILE, Snapshot, ingest, load_pool, load_snapshot, write_snapshot
 from gan_core.data.sources import (
     SAMPLE_DIR,
     SAMPLE_SHA256,
@@ -20,22 +20,27 @@ from gan_core.data.sources import (
     network_available,
 )
 from gan_core.data.splits import IMAGE_SIDE, MNIST_CLASS_NAMES, DataError, LabeledSplits
-from gan_core.data.subset import stratified_subset
+from gan_core.data.subset import label_blind_split, stratified_subset
 from gan_core.data.tfds_source import is_tfds_prepared, load_tfds
+from gan_core.data.unlabeled import check_unlabeled_source, read_unlabeled_source
 
 __all__ = [
     "IMAGE_SIDE",
     "MNIST_CLASS_NAMES",
+    "POOL_FILE",
     "SAMPLE_DIR",
     "SAMPLE_SHA256",
     "SAMPLE_SOURCE",
     "DataError",
     "LabeledSplits",
     "Snapshot",
+    "check_unlabeled_source",
     "describe_source",
     "ingest",
     "is_tfds_prepared",
+    "label_blind_split",
     "load_bundled_sample",
+    "load_pool",
     "load_snapshot",
     "load_source",
     "load_tfds",
@@ -43,6 +48,7 @@ __all__ = [
     "read_idx_dir",
     "read_idx_images",
     "read_idx_labels",
+    "read_unlabeled_source",
     "stratified_subset",
     "write_snapshot",
 ]

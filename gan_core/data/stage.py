@@ -11,6 +11,7 @@ from gan_core.config import DataConfig
 from gan_core.data.snapshot import ingest
 from gan_core.data.sources import describe_source
 from gan_core.data.splits import DataError
+from gan_core.data.unlabeled import source_signature
 from gan_core.io.fsutil import atomic_write_json
 from gan_core.io.hashing import payload_digest
 
@@ -25,15 +26,21 @@ class IngestOutcome:
     fingerprint: str
     source_used: str
     counts: dict
+    # The label-scarce mode's unlabeled pool (images only): its pool.npz, or None without one.
+    pool_path: str | None = None
+    pool_count: int = 0
 
 
 def inputs_key(config: DataConfig, cache_root: Path) -> str:
     """Keys an ingest on its config, what 'auto' resolves to today, and the cache root.
 
     'auto' is keyed on what it would read today, so preparing full MNIST invalidates a cached
-    bundled-sample snapshot instead of serving it forever.
+    bundled-sample snapshot instead of serving it forever. An unlabeled source is keyed on its
+    files' names, sizes and mtimes too, so editing the pool's files is noticed.
     """
     payload = {"config": config.resolved(), "resolves_to": describe_source(config), "cache_root": str(cache_root)}
+    if config.unlabeled_source is not None:
+        payload["unlabeled_files"] = source_signature(config.unlabeled_source)
     return payload_digest(payload, 32)
 
 
@@ -68,7 +75,8 @@ def check_every_class_present(counts: dict, source: str) -> None:
         raise DataError(
             f"the training data from {source} has no images of class(es) {missing} (of {len(per_class)}); "
             "every class must be present, since the GAN generates and labels all of them: use data with "
-            "every class, or a larger real_labeled_limit"
+            "every class, or a larger real_labeled_limit (with use_unlabeled the labeled images are a "
+            "label-blind draw, so another seed may also do)"
         )
 
 
@@ -89,6 +97,14 @@ def ingest_stage(config: DataConfig, cache_root: Path, logger: logging.Logger | 
         snapshot.counts["test"]["total"],
         snapshot.fingerprint[:16],
     )
+    if snapshot.pool is not None:
+        logger.info(
+            "unlabeled pool: %d images (%d from the train split, %d from %s), labels dropped",
+            snapshot.pool["count"],
+            snapshot.pool["from_train_split"],
+            snapshot.pool["from_unlabeled_source"],
+            snapshot.pool["unlabeled_source"] or "no unlabeled_source",
+        )
     if config.source == "auto" and snapshot.source_used.startswith("sample"):
         logger.warning(
             "source 'auto' fell back to the bundled 8k/2k MNIST sample (no prepared tfds mnist and no network)"
@@ -98,4 +114,6 @@ def ingest_stage(config: DataConfig, cache_root: Path, logger: logging.Logger | 
         fingerprint=snapshot.fingerprint,
         source_used=snapshot.source_used,
         counts=snapshot.counts,
+        pool_path=None if snapshot.pool_path is None else str(snapshot.pool_path.resolve()),
+        pool_count=0 if snapshot.pool is None else int(snapshot.pool["count"]),
     )

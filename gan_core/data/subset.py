@@ -59,3 +59,28 @@ def stratified_subset(
     ]
     index = np.sort(np.concatenate(chosen))
     return images[index], labels[index]
+
+
+def label_blind_split(count: int, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Splits row indices ``0..count-1`` into ``limit`` labeled rows and the rest, reading no label.
+
+    The label-scarce mode's rule: which images are labeled is a seeded draw over row positions
+    alone, so the labels of the rest (the unlabeled pool) are never read and cannot influence
+    anything. A stratified draw would need every image's label to find the images of each class,
+    which is exactly what the pool must not leak. Class counts of the labeled rows are therefore
+    only proportional in expectation.
+
+    Returns:
+        (labeled indices, pool indices), each sorted ascending; ``limit >= count`` labels every row.
+
+    Raises:
+        DataError: ``limit`` is not a positive integer.
+    """
+    if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:
+        raise DataError(f"limit must be a positive integer, got {limit!r}")
+    if limit >= count:
+        return np.arange(count), np.zeros(0, dtype=np.int64)
+    chosen = np.random.default_rng(seed).permutation(count)[:limit]
+    labeled = np.sort(chosen)
+    pool = np.setdiff1d(np.arange(count), labeled, assume_unique=True)
+    return labeled, pool

@@ -88,3 +88,23 @@ def npz_bytes(arrays: dict) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
+
+
+def stable_npz_bytes(arrays: dict) -> bytes:
+    """Like :func:`npz_bytes`, but the same arrays always give the same bytes.
+
+    ``np.savez`` stamps each member with the current time, so equal contents written a few
+    seconds apart hash differently; a fixed stamp makes the file's sha256 a content hash.
+    """
+    import io
+    import zipfile
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(info, "w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
+    return buffer.getvalue()

@@ -97,6 +97,10 @@ def test_parameters_render_with_descriptions_and_bounds():
         ({"dask_address": "tcp://10.0.0.5:8786", "dask_workers": 2}, "dask_workers is 2 but dask_address is set"),
         ({"dask_workers": -1}, "workers"),
         ({"chunk_size": 1500}, "chunk_size 1500 is not a multiple of 1024"),
+        ({"use_unlabeled": True, "real_labeled_limit": None}, "use_unlabeled needs real_labeled_limit"),
+        ({"unlabeled_source": "png-dir:/x"}, "unlabeled_source 'png-dir:/x' is set but use_unlabeled is off"),
+        ({"use_unlabeled": True, "unlabeled_source": "png-dir:/no/such/dir"}, "unlabeled_source: .*does not exist"),
+        ({"use_unlabeled": True, "unlabeled_source": "pngs:/x"}, "unknown unlabeled_source 'pngs:/x'"),
     ],
 )
 def test_bad_parameters_fail_before_any_work(tmp_path, override, message):
@@ -104,6 +108,24 @@ def test_bad_parameters_fail_before_any_work(tmp_path, override, message):
     parameters.update(_tiny(tmp_path), **override)
     with pytest.raises(AugmentParameterError, match=message):
         build_configs(parameters)
+    assert not (tmp_path / "work" / "cache").exists()
+
+
+def test_a_bad_png_in_the_unlabeled_source_fails_before_any_work(tmp_path):
+    from PIL import Image
+
+    pngs = tmp_path / "pngs"
+    pngs.mkdir()
+    parameters = {name: p.default for name, p in __import__("inspect").signature(augment.fn).parameters.items()}
+    parameters.update(_tiny(tmp_path), use_unlabeled=True, unlabeled_source=f"png-dir:{pngs}")
+    with pytest.raises(AugmentParameterError, match="holds no .png files"):
+        build_configs(parameters)
+    Image.new("RGB", (28, 28)).save(pngs / "colour.png")
+    with pytest.raises(AugmentParameterError, match=r"colour\.png: image is 8-bit RGB"):
+        build_configs(parameters)
+    (pngs / "colour.png").unlink()
+    Image.new("L", (28, 28)).save(pngs / "gray.png")
+    assert build_configs(parameters)["data"].unlabeled_source == f"png-dir:{pngs}"
     assert not (tmp_path / "work" / "cache").exists()
 
 
@@ -163,6 +185,10 @@ def test_flow_publishes_readable_verified_shards_and_caches_ingest(prefect_harne
     manifest = json.loads((version_dir / "manifest.json").read_text())
     assert manifest["source_used"] == "sample:mnist-sample"
     assert manifest["parameters"]["real_labeled_limit"] == 512
+    assert manifest["labeled_data"] == {
+        "real_labeled_limit": 512, "labeled_count": 512, "use_unlabeled": False, "unlabeled_source": None,
+        "pool_count": 0,
+    }
     assert manifest["rows_per_source"]["real"] == 512 + 2000
     assert 0 < manifest["rows_per_source"]["synthetic"] <= 200
     # The independent judge's agreement is recorded beside the rejecting judge's.
@@ -210,3 +236,14 @@ def test_failed_gate_fails_the_flow_and_publishes_nothing(prefect_harness, tmp_p
     assert "judge_accuracy 0." in message and "< min 0.850" in message
     assert "acceptance_rate 0.000 < min 0.500" in message
     assert not (tmp_path / "datasets" / "tiny").exists() or not publish.list_versions(tmp_path / "datasets" / "tiny")
+
+
+def test_label_scarce_run_records_n_and_the_pool(prefect_harness, tmp_path):
+    summary = augment(**_tiny(tmp_path, use_unlabeled=True, **OPEN_GATE))
+    expected = {
+        "real_labeled_limit": 512, "labeled_count": 512, "use_unlabeled": True, "unlabeled_source": None,
+        "pool_count": summary["labeled_data"]["pool_count"],
+    }
+    assert summary["labeled_data"] == expected and 7000 < expected["pool_count"] <= 8000 - 512
+    manifest = json.loads((Path(summary["version_dir"]) / "manifest.json").read_text())
+    assert manifest["labeled_data"] == expected and manifest["configs"]["data"]["use_unlabeled"] is True
