@@ -83,7 +83,11 @@ def run_seed(labeled: int, seed: int, teacher_steps: int | None, baseline_min_st
     confident = confidences >= PSEUDO_LABEL_CONFIDENCE
     logger.info(
         "seed %d: teacher %.4f vs supervised %.4f on real test (%.0f s + %.0f s)",
-        seed, teacher_accuracy, baseline_accuracy, teacher_seconds, baseline_seconds,
+        seed,
+        teacher_accuracy,
+        baseline_accuracy,
+        teacher_seconds,
+        baseline_seconds,
     )
     return {
         "benchmark": "teacher",

@@ -25,9 +25,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Signature, then the IHDR chunk: length, type, width, height, bit depth, colour type.
 _IHDR = struct.Struct(">8sI4sIIBB")
 _PNG_COLOUR_TYPES = {0: "grayscale", 2: "RGB", 3: "palette", 4: "grayscale+alpha", 6: "RGBA"}
-_PNG_FIX = (
-    "convert it to a 28x28 8-bit grayscale PNG (e.g. PIL: Image.open(path).convert('L').resize((28, 28)))"
-)
+_PNG_FIX = "convert it to a 28x28 8-bit grayscale PNG (e.g. PIL: Image.open(path).convert('L').resize((28, 28)))"
 
 
 def parse_unlabeled_source(spec: str) -> tuple[str, Path]:

@@ -81,8 +81,10 @@ class Teacher:
         Raises:
             SemisupError: ``min_confidence`` outside [0, 1], or malformed images.
         """
-        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)) or not (
-            0.0 <= min_confidence <= 1.0
+        if (
+            isinstance(min_confidence, bool)
+            or not isinstance(min_confidence, (int, float))
+            or not (0.0 <= min_confidence <= 1.0)
         ):
             raise SemisupError(f"min_confidence must be a number in [0, 1], got {min_confidence!r}")
         pool = imaging.check_images(pool, "pool images", error=SemisupError)
@@ -147,9 +149,7 @@ def train_teacher(
     Raises:
         SemisupError: malformed images or labels, an empty set, a bad config type or seed.
     """
-    labeled_images, labeled_labels, pool_images = _validate(
-        labeled_images, labeled_labels, pool_images, config, seed
-    )
+    labeled_images, labeled_labels, pool_images = _validate(labeled_images, labeled_labels, pool_images, config, seed)
     started = time.perf_counter()
     with seeded(int(seed)):
         model = build_judge_model(
@@ -171,13 +171,20 @@ def train_teacher(
                 logger.info(
                     "teacher step %d/%d: labeled loss %.4f, pool loss %.4f, %.1f%% of pool batch above tau, "
                     "%.1f steps/s",
-                    step + 1, config.steps, record["labeled_loss"], record["pool_loss"], 100 * record["mask_rate"],
+                    step + 1,
+                    config.steps,
+                    record["labeled_loss"],
+                    record["pool_loss"],
+                    100 * record["mask_rate"],
                     done / max(time.perf_counter() - window_started, 1e-9),
                 )
                 window_started = time.perf_counter()
     logger.info(
         "teacher trained on %d labeled + %d pool images for %d steps in %.1f s",
-        len(labeled_images), len(pool_images), config.steps, time.perf_counter() - started,
+        len(labeled_images),
+        len(pool_images),
+        config.steps,
+        time.perf_counter() - started,
     )
     return Teacher(model=ema if ema is not None else model, config=config, seed=int(seed), history=history)
 

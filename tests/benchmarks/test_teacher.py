@@ -12,8 +12,20 @@ SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "teacher.py"
 
 def test_tiny_run_writes_both_arms_and_the_summary(tmp_path):
     subprocess.run(
-        [sys.executable, str(SCRIPT), "--labeled", "20", "--seeds", "3", "--teacher-steps", "3",
-         "--baseline-min-steps", "2", "--output-dir", str(tmp_path)],
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--labeled",
+            "20",
+            "--seeds",
+            "3",
+            "--teacher-steps",
+            "3",
+            "--baseline-min-steps",
+            "2",
+            "--output-dir",
+            str(tmp_path),
+        ],
         check=True,
         capture_output=True,
         timeout=600,

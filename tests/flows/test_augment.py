@@ -186,7 +186,10 @@ def test_flow_publishes_readable_verified_shards_and_caches_ingest(prefect_harne
     assert manifest["source_used"] == "sample:mnist-sample"
     assert manifest["parameters"]["real_labeled_limit"] == 512
     assert manifest["labeled_data"] == {
-        "real_labeled_limit": 512, "labeled_count": 512, "use_unlabeled": False, "unlabeled_source": None,
+        "real_labeled_limit": 512,
+        "labeled_count": 512,
+        "use_unlabeled": False,
+        "unlabeled_source": None,
         "pool_count": 0,
     }
     assert manifest["rows_per_source"]["real"] == 512 + 2000
@@ -241,7 +244,10 @@ def test_failed_gate_fails_the_flow_and_publishes_nothing(prefect_harness, tmp_p
 def test_label_scarce_run_records_n_and_the_pool(prefect_harness, tmp_path):
     summary = augment(**_tiny(tmp_path, use_unlabeled=True, **OPEN_GATE))
     expected = {
-        "real_labeled_limit": 512, "labeled_count": 512, "use_unlabeled": True, "unlabeled_source": None,
+        "real_labeled_limit": 512,
+        "labeled_count": 512,
+        "use_unlabeled": True,
+        "unlabeled_source": None,
         "pool_count": summary["labeled_data"]["pool_count"],
     }
     assert summary["labeled_data"] == expected and 7000 < expected["pool_count"] <= 8000 - 512

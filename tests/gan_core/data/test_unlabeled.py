@@ -139,12 +139,22 @@ def test_png_dir_and_idx_images_sources_join_the_pool_alike(tmp_path, reference,
     data.check_unlabeled_source(f"png-dir:{pngs}")
     assert np.array_equal(data.read_unlabeled_source(f"png-dir:{pngs}"), with_test_copies)
     via_png = data.write_snapshot(
-        mnist_sample, tmp_path / "png", LIMIT, 0, use_unlabeled=True, extra_pool=data.read_unlabeled_source(
-            f"png-dir:{pngs}"), pool_source=f"png-dir:{pngs}",
+        mnist_sample,
+        tmp_path / "png",
+        LIMIT,
+        0,
+        use_unlabeled=True,
+        extra_pool=data.read_unlabeled_source(f"png-dir:{pngs}"),
+        pool_source=f"png-dir:{pngs}",
     )
     via_idx = data.write_snapshot(
-        mnist_sample, tmp_path / "idx", LIMIT, 0, use_unlabeled=True,
-        extra_pool=data.read_unlabeled_source(f"idx-images:{idx_file}"), pool_source=f"idx-images:{idx_file}",
+        mnist_sample,
+        tmp_path / "idx",
+        LIMIT,
+        0,
+        use_unlabeled=True,
+        extra_pool=data.read_unlabeled_source(f"idx-images:{idx_file}"),
+        pool_source=f"idx-images:{idx_file}",
     )
     assert via_png.fingerprint == via_idx.fingerprint != snapshot.fingerprint
     assert via_png.pool["from_unlabeled_source"] == 15
@@ -159,8 +169,13 @@ def test_png_dir_and_idx_images_sources_join_the_pool_alike(tmp_path, reference,
 def test_an_external_pool_with_every_train_image_labeled(tmp_path, mnist_sample):
     pngs = _png_dir(tmp_path / "pngs", np.random.default_rng(3).integers(0, 256, (5, 28, 28), dtype=np.uint8))
     snapshot = data.write_snapshot(
-        mnist_sample, tmp_path / "c", 10**6, 0, use_unlabeled=True, extra_pool=data.read_unlabeled_source(
-            f"png-dir:{pngs}"), pool_source=f"png-dir:{pngs}",
+        mnist_sample,
+        tmp_path / "c",
+        10**6,
+        0,
+        use_unlabeled=True,
+        extra_pool=data.read_unlabeled_source(f"png-dir:{pngs}"),
+        pool_source=f"png-dir:{pngs}",
     )
     assert snapshot.counts["train"]["total"] == len(mnist_sample.train_labels) and snapshot.pool["count"] == 5
     with pytest.raises(DataError, match="unlabeled pool is empty.*lower real_labeled_limit or give unlabeled_source"):
@@ -181,8 +196,10 @@ def _write_png(path: Path, size=(28, 28), mode="L") -> Path:
         (lambda d: _write_png(d / "rgb.png", mode="RGB").parent, ["rgb.png", "8-bit RGB", "only 8-bit grayscale"]),
         (lambda d: _write_png(d / "alpha.png", mode="LA").parent, ["alpha.png", "grayscale+alpha"]),
         (lambda d: _write_png(d / "wide.png", mode="I;16").parent, ["wide.png", "16-bit grayscale"]),
-        (lambda d: (d / "fake.png").write_bytes(b"GIF89a not a png at all....................") and d,
-         ["fake.png", "not a PNG file"]),
+        (
+            lambda d: (d / "fake.png").write_bytes(b"GIF89a not a png at all....................") and d,
+            ["fake.png", "not a PNG file"],
+        ),
     ],
     ids=["missing-dir", "empty-dir", "wrong-size", "rgb", "gray-alpha", "16-bit", "not-png"],
 )
@@ -231,7 +248,10 @@ def test_hostile_idx_image_sources(tmp_path):
 def test_data_config_refuses_an_incomplete_label_scarce_setup(fields, message):
     with pytest.raises(ValueError, match=message):
         DataConfig(source="sample", **fields)
-    assert DataConfig(source="sample", real_labeled_limit=100, use_unlabeled=True, unlabeled_source="").unlabeled_source is None
+    assert (
+        DataConfig(source="sample", real_labeled_limit=100, use_unlabeled=True, unlabeled_source="").unlabeled_source
+        is None
+    )
 
 
 def test_corrupt_pool_is_detected(tmp_path, mnist_sample):

@@ -27,7 +27,9 @@ def test_weak_view_is_a_whole_pixel_shift_within_the_limit():
     shifts = set()
     for original, view in zip(images, weak):
         matches = [
-            (dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
             if np.array_equal(np.roll(original, (dy, dx), axis=(0, 1)), view)
         ]
         assert len(matches) == 1
