@@ -84,7 +84,12 @@ _SWITCHES: tuple[tuple[str, dict], ...] = (
 )
 
 # Switches that measured well alone, tried together on the resnet base.
-_COMBINATIONS: tuple[tuple[str, ...], ...] = (("lecam", "ms03"), ("lecam", "ms01"), ("lecam", "ms03", "decay"))
+_COMBINATIONS: tuple[tuple[str, ...], ...] = (
+    ("lecam", "ms03"),
+    ("lecam", "ms01"),
+    ("lecam", "ms03", "decay"),
+    ("ms01", "noaug"),
+)
 
 
 def candidates() -> dict[str, dict]:
