@@ -54,7 +54,7 @@ PROBE_STEPS = 40
 # no mode seeking). Every variant names its fields relative to it, so a later change of the
 # defaults does not change what a variant name means.
 _BASE_MODEL = {"generator_arch": "concat", "generator_width": 32, "discriminator_width": 32}
-_BASE_TRAIN = {"mode_seeking_weight": 0.0}
+_BASE_TRAIN = {"mode_seeking_weight": 0.0, "diffaugment": "translation"}
 # Variants tried for the README's table: (name, model fields, train fields).
 _CONCAT = {"generator_arch": "concat"}
 _RESNET16 = {"generator_arch": "resnet", "generator_width": 16}
@@ -135,6 +135,7 @@ def isolated_rate(model_config, train_config, images, labels, steps: int = PROBE
     from gan_core.gan.grappler import grappler_remapping
     from gan_core.gan.trainer import ConditionalGanTrainer
 
+    train_config = train_config.for_training_set(len(images))
     trainer = ConditionalGanTrainer(model_config, train_config.model_copy(update={"precision": "float32"}), "float32")
     draw = train_config.batch_size * train_config.discriminator_steps
     batches = iter(make_training_batches(images, labels, draw, train_config.seed))

@@ -199,6 +199,7 @@ def build_project(model_config, train_config, dtype_policy: str, images, labels)
     from gan_core.gan.batches import make_training_batches
     from gan_core.gan.trainer import ConditionalGanTrainer
 
+    train_config = train_config.for_training_set(len(images))
     trainer = ConditionalGanTrainer(model_config, train_config, dtype_policy)
     batches = iter(make_training_batches(
         images, labels, train_config.batch_size * train_config.discriminator_steps, train_config.seed
@@ -329,6 +330,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     sample = load_bundled_sample()
     images, labels = sample.train_images, sample.train_labels
+    train_config = train_config.for_training_set(len(images))  # 'auto' DiffAugment, as train_gan resolves it
     try:
         validate_training_data(images, labels, model_config, train_config.batch_size)
     except TrainingError as error:

@@ -55,6 +55,10 @@ _POLICIES = {"color": _color, "translation": _translation, "cutout": _cutout}
 
 def parse_policy(policy: str) -> tuple[str, ...]:
     """Splits a comma-separated policy string, rejecting unknown names."""
+    if policy == "auto":
+        raise ValueError(
+            "DiffAugment 'auto' depends on the training set: resolve it with TrainConfig.for_training_set(n)"
+        )
     names = tuple(name for name in policy.split(",") if name)
     unknown = [name for name in names if name not in _POLICIES]
     if unknown:

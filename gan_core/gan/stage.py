@@ -51,13 +51,16 @@ def train_stage(
 ) -> TrainOutcome:
     """Trains (or resumes) the conditional GAN on a snapshot in ``runs_root/<run_key>/``."""
     snapshot, splits = load_snapshot(Path(snapshot_dir))
+    # Resolved before the key, so the run directory names the policy actually trained with.
+    train_config = train_config.for_training_set(len(splits.train_labels))
     run_dir = Path(runs_root) / run_key(snapshot.fingerprint, model_config, train_config)
     logger.info(
-        "training on %d real images for %d steps (batch %d, precision %s) in %s",
+        "training on %d real images for %d steps (batch %d, precision %s, DiffAugment %r) in %s",
         len(splits.train_labels),
         train_config.steps,
         train_config.batch_size,
         train_config.precision,
+        train_config.diffaugment,
         run_dir,
     )
     result = train_gan(

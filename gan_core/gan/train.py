@@ -137,6 +137,7 @@ def train_gan(
     """
     draw = train_config.batch_size * train_config.discriminator_steps
     images, labels = validate_training_data(images, labels, model_config, draw)
+    train_config = train_config.for_training_set(len(images))
     policy = dtype_policy or resolve_precision(train_config.precision)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -59,7 +59,9 @@ def test_quick_run_writes_both_arms_and_a_consistent_summary(benchmark_module, t
     assert config["generator_params"] > 0 and config["discriminator_params"] > 0
     assert result["precision"] == {"requested": "float32", "dtype_policy": "float32"}
     features = result["arms"]["project"]["features"]
-    assert features["diffaugment"] == list(parse_policy(TrainConfig().diffaugment))
+    resolved = TrainConfig().for_training_set(config["data"]["train_images"]).diffaugment
+    assert config["train"]["diffaugment"] == resolved != "auto"
+    assert features["diffaugment"] == (list(parse_policy(resolved)) or None)
     assert features["ema"] == (TrainConfig().ema_decay > 0)
     assert result["arms"]["baseline"]["features"]["diffaugment"] is None
     machine = result["machine"]

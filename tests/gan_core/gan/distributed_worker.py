@@ -28,7 +28,9 @@ from gan_core.gan.train import train_gan  # noqa: E402
 from gan_core.gan.trainer import ConditionalGanTrainer  # noqa: E402
 
 MODEL = ModelConfig(latent_dim=8, generator_width=8, discriminator_width=8)
-TRAIN = TrainConfig(steps=2, batch_size=16, seed=3, precision="float32", log_every=2, checkpoint_every=2)
+TRAIN = TrainConfig(
+    steps=2, batch_size=16, seed=3, precision="float32", log_every=2, checkpoint_every=2, diffaugment="translation"
+)
 
 
 def _replicas_agree(variables) -> bool:

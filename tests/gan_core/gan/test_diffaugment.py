@@ -44,3 +44,21 @@ def test_gradients_flow_through_every_policy():
 def test_unknown_policy_is_rejected():
     with pytest.raises(ValueError, match="unknown DiffAugment"):
         parse_policy("translation,rotate")
+
+
+def test_auto_turns_translation_on_for_small_sets_and_off_for_large_ones():
+    from gan_core.config import DIFFAUGMENT_AUTO_MAX_IMAGES, TrainConfig
+
+    auto = TrainConfig()
+    assert auto.diffaugment == "auto"
+    assert auto.for_training_set(100).diffaugment == "translation"
+    assert auto.for_training_set(DIFFAUGMENT_AUTO_MAX_IMAGES - 1).diffaugment == "translation"
+    assert auto.for_training_set(DIFFAUGMENT_AUTO_MAX_IMAGES).diffaugment == ""
+    assert auto.for_training_set(8000).steps == auto.steps  # only the policy changes
+    explicit = TrainConfig(diffaugment="translation,cutout")
+    assert explicit.for_training_set(60000) is explicit  # an explicit policy is kept whatever the size
+
+
+def test_auto_must_be_resolved_before_it_reaches_the_trainer():
+    with pytest.raises(ValueError, match="for_training_set"):
+        parse_policy("auto")

@@ -23,7 +23,7 @@ def test_one_device_uses_the_default_strategy_unchanged():
     assert strategy is tf.distribute.get_strategy() and strategy.num_replicas_in_sync == 1
     assert resolve_strategy(["/cpu:0"]).num_replicas_in_sync == 1
     trainer = ConditionalGanTrainer(ModelConfig(latent_dim=8, generator_width=8, discriminator_width=8),
-                                    TrainConfig(batch_size=8), "float32")
+                                    TrainConfig(batch_size=8, diffaugment="translation"), "float32")
     assert trainer.replicas == 1
     dataset = tf.data.Dataset.range(3)
     assert trainer.distribute(dataset) is dataset

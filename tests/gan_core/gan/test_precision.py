@@ -30,7 +30,7 @@ def test_float16_on_cpu_is_refused_with_the_reason():
 
 @pytest.mark.parametrize("policy, compute_dtype", [("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")])
 def test_mixed_policy_is_applied_to_variables_compute_and_outputs(policy, compute_dtype):
-    trainer = ConditionalGanTrainer(TINY_MODEL, TrainConfig(batch_size=8), policy)
+    trainer = ConditionalGanTrainer(TINY_MODEL, TrainConfig(batch_size=8, diffaugment="translation"), policy)
     conv_layers = [
         layer
         for layer in trainer.generator.layers
@@ -47,7 +47,7 @@ def test_mixed_policy_is_applied_to_variables_compute_and_outputs(policy, comput
 
 
 def test_float16_training_uses_dynamic_loss_scaling_and_keeps_gradients_finite():
-    trainer = ConditionalGanTrainer(TINY_MODEL, TrainConfig(batch_size=8), "mixed_float16")
+    trainer = ConditionalGanTrainer(TINY_MODEL, TrainConfig(batch_size=8, diffaugment="translation"), "mixed_float16")
     optimizer = trainer.discriminator_optimizer
     assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
     assert isinstance(trainer.generator_optimizer, keras.optimizers.LossScaleOptimizer)

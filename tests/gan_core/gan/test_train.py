@@ -11,7 +11,9 @@ from gan_core.gan.train import TrainingError, train_gan
 from gan_core.gan.trainer import ConditionalGanTrainer, LinearDecay
 
 TINY_MODEL = ModelConfig(latent_dim=8, generator_width=8, discriminator_width=8)
-TINY_TRAIN = TrainConfig(steps=4, batch_size=16, seed=3, precision="float32", log_every=2, checkpoint_every=4)
+TINY_TRAIN = TrainConfig(
+    steps=4, batch_size=16, seed=3, precision="float32", log_every=2, checkpoint_every=4, diffaugment="translation"
+)
 
 
 def test_training_exports_a_loadable_generator_and_logs_history(tmp_path, digits):
@@ -155,3 +157,10 @@ def test_lazy_r1_penalty_runs_and_stays_finite(digits):
         d_loss, g_loss = trainer.train_step(images, labels)
         assert np.isfinite(float(d_loss)) and np.isfinite(float(g_loss))
     assert int(trainer.step.numpy()) == 3
+
+
+def test_train_gan_records_the_diffaugment_policy_auto_resolved_to(digits, tmp_path):
+    config = TINY_TRAIN.model_copy(update={"diffaugment": "auto", "steps": 2, "checkpoint_every": 2})
+    result = train_gan(*digits, TINY_MODEL, config, tmp_path / "run")
+    recorded = json.loads((result.run_dir / "config.json").read_text())
+    assert recorded["train"]["diffaugment"] == "translation"  # 64 images: a small set
