@@ -16,10 +16,13 @@ from tests.gan_core.tiny import TINY_STAGE_MODEL, TINY_STAGE_TRAIN
 
 
 def test_train_outcome_points_at_its_run_and_exported_generator(ingested, trained):
-    snapshot, _ = load_snapshot(Path(ingested[0].snapshot_dir))
+    snapshot, splits = load_snapshot(Path(ingested[0].snapshot_dir))
     model, train = ModelConfig(**TINY_STAGE_MODEL), TrainConfig(**TINY_STAGE_TRAIN)
-    assert Path(trained.run_dir).name == run_key(snapshot.fingerprint, model, train)
-    assert json.loads((Path(trained.run_dir) / "config.json").read_text())["train"]["steps"] == 4
+    # The key names the DiffAugment policy 'auto' resolved to for this training set.
+    resolved = train.for_training_set(len(splits.train_labels))
+    assert Path(trained.run_dir).name == run_key(snapshot.fingerprint, model, resolved)
+    recorded = json.loads((Path(trained.run_dir) / "config.json").read_text())["train"]
+    assert recorded["steps"] == 4 and recorded["diffaugment"] == resolved.diffaugment != "auto"
     generator = load_generator(Path(trained.generator_dir))
     assert generator.content_hash == trained.generator_hash
     assert trained.dtype_policy == "float32" and trained.resumed_from_step == 0
