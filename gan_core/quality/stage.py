@@ -91,10 +91,15 @@ def load_judges(
 
         judge = Judge.load(Path(teacher_dir))
         second_judge = train_judge(
-            splits.train_images, splits.train_labels, splits.test_images, splits.test_labels,
-            second_judge_config(judge_config), cache_dir=Path(cache_root) / "judges",
-            data_fingerprint=snapshot.fingerprint, num_classes=len(splits.class_names),
-        )  # fmt: skip
+            splits.train_images,
+            splits.train_labels,
+            splits.test_images,
+            splits.test_labels,
+            second_judge_config(judge_config),
+            cache_dir=Path(cache_root) / "judges",
+            data_fingerprint=snapshot.fingerprint,
+            num_classes=len(splits.class_names),
+        )
         pseudo_images, pseudo_labels, _ = load_pseudo_labels(pseudo_path)
         splits = dataclasses.replace(
             splits,

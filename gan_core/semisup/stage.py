@@ -93,6 +93,13 @@ def cap_per_class(
     return np.sort(np.concatenate(kept)) if kept else np.zeros(0, np.int64)
 
 
+def confident_rows(probabilities: np.ndarray, min_confidence: float, max_per_class: int | None) -> np.ndarray:
+    """Rows (ascending) whose top class probability reaches ``min_confidence``, capped per predicted class."""
+    confidences, labels = probabilities.max(axis=1), probabilities.argmax(axis=1)
+    rows = np.flatnonzero(confidences >= min_confidence)
+    return rows[cap_per_class(labels[rows], confidences[rows], probabilities.shape[1], max_per_class)]
+
+
 def load_pseudo_labels(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images uint8, labels int64, confidences float32) from a ``pseudo.npz``."""
     with np.load(Path(path), allow_pickle=False) as data:
@@ -134,9 +141,10 @@ def pseudo_label_stage(
     )
     teacher = train_teacher(splits.train_images, splits.train_labels, pool, teacher_config, seed)
     accuracy = teacher.accuracy(splits.test_images, splits.test_labels)
-    images, labels, confidences = teacher.pseudo_label(pool, config.min_confidence)
-    keep = cap_per_class(labels, confidences, num_classes, config.max_per_class)
-    images, labels, confidences = images[keep], labels[keep], confidences[keep]
+    probabilities = teacher.predict_proba(pool)
+    keep = confident_rows(probabilities, config.min_confidence, config.max_per_class)
+    images, labels = pool[keep], probabilities[keep].argmax(axis=1).astype(np.int64)
+    confidences = probabilities[keep].max(axis=1).astype(np.float32)
     per_class = np.bincount(labels, minlength=num_classes).tolist()
     logger.info(
         "teacher real-test accuracy %.4f; %d of %d pool images pseudo-labelled (per class %s)",

@@ -13,7 +13,7 @@ from gan_core.data.splits import DataError
 from gan_core.data.stage import ingest_stage
 from gan_core.io.hashing import sha256_file
 from gan_core.quality.judge import Judge
-from gan_core.semisup.stage import cap_per_class, load_pseudo_labels, pseudo_label_stage
+from gan_core.semisup.stage import cap_per_class, confident_rows, load_pseudo_labels, pseudo_label_stage
 
 LOGGER = logging.getLogger(__name__)
 TINY = PseudoLabelConfig(
@@ -33,6 +33,13 @@ def test_cap_keeps_the_most_confident_per_class_in_order():
     assert cap_per_class(labels, confidences, 3, 2).tolist() == [1, 2, 3, 4, 5]
     assert cap_per_class(labels, confidences, 3, 1).tolist() == [1, 2, 5]
     assert cap_per_class(labels, confidences, 3, None).tolist() == list(range(6))
+
+
+def test_confident_rows_filter_then_cap_by_predicted_class():
+    probabilities = np.array([[0.9, 0.1], [0.6, 0.4], [0.97, 0.03], [0.2, 0.8], [0.5, 0.5]], np.float32)
+    assert confident_rows(probabilities, 0.7, None).tolist() == [0, 2, 3]
+    assert confident_rows(probabilities, 0.7, 1).tolist() == [2, 3]
+    assert confident_rows(probabilities, 0.0, 1).tolist() == [2, 3]
 
 
 def test_stage_writes_a_verified_set_and_a_teacher_then_reuses_them(snapshot_dir, tmp_path):
