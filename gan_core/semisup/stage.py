@@ -10,6 +10,7 @@ written through a staged rename, so a killed run leaves nothing half-written.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -183,15 +184,9 @@ def _outcome(out_dir: Path) -> PseudoLabelOutcome:
     meta = json.loads((out_dir / META_FILE).read_text())
     if sha256_file(out_dir / PSEUDO_FILE) != meta["pseudo_sha256"]:
         raise ValueError(f"{out_dir / PSEUDO_FILE} does not match its recorded sha256: delete {out_dir} and run again")
+    recorded = {field.name for field in dataclasses.fields(PseudoLabelOutcome)} - {"pseudo_path", "teacher_dir"}
     return PseudoLabelOutcome(
         pseudo_path=str(out_dir / PSEUDO_FILE),
         teacher_dir=str(out_dir / TEACHER_DIR),
-        pseudo_sha256=meta["pseudo_sha256"],
-        count=meta["count"],
-        per_class=meta["per_class"],
-        pool_count=meta["pool_count"],
-        teacher_test_accuracy=meta["teacher_test_accuracy"],
-        threshold=meta["threshold"],
-        min_confidence=meta["min_confidence"],
-        max_per_class=meta["max_per_class"],
+        **{name: meta[name] for name in recorded},
     )
