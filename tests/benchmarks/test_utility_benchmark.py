@@ -41,6 +41,14 @@ TINY_FLAGS = [
 ]
 
 
+def _environment(tmp_path) -> dict:
+    """The script's environment: its own Prefect home, and this checkout's packages first (the
+    venv may have another checkout installed in editable mode)."""
+    root = str(SCRIPT.parents[1])
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": "", "PYTHONPATH": path}
+
+
 @pytest.fixture(scope="module")
 def benchmark_module():
     """The script loaded as a module (benchmarks/ is a folder of scripts, not a package)."""
@@ -53,7 +61,7 @@ def test_quick_run_writes_json_and_png(tmp_path):
     # The real command in its own process: the CLI sets up Prefect logging and exit handlers that
     # must not leak into the test session.
     results = tmp_path / "results"
-    environment = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ""}
+    environment = _environment(tmp_path)
     done = subprocess.run(
         [
             sys.executable,
@@ -107,7 +115,7 @@ def test_label_scarce_run_writes_its_own_files_with_seven_arms(tmp_path):
 
 
 def _run(tmp_path, *flags):
-    environment = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ""}
+    environment = _environment(tmp_path)
     return subprocess.run(
         [sys.executable, str(SCRIPT), *TINY_FLAGS, *flags], capture_output=True, text=True, env=environment, timeout=600
     )
