@@ -17,6 +17,10 @@ Usage::
     .venv/bin/python benchmarks/utility_benchmark.py             # full: N in {100, 1000, all}, 3 seeds
     .venv/bin/python benchmarks/utility_benchmark.py --quick     # N=100, 2 seeds, tiny budgets (minutes)
     .venv/bin/python benchmarks/utility_benchmark.py --sizes 100,500 --seeds 5 --gan-steps 3000
+    .venv/bin/python benchmarks/utility_benchmark.py --label-scarce --sizes 100,1000   # + arms e-g
+
+With ``--label-scarce`` (arms e-g: FixMatch teacher, the label-scarce GAN, the pseudo-labelled
+pool) the files are ``utility_scarce.*`` and ``utility-scarce/``.
 """
 
 from __future__ import annotations
@@ -66,7 +70,8 @@ def main(argv: list[str] | None = None) -> dict:
     from gan_core.io.fsutil import atomic_write_json
     from gan_core.machine import load_average, machine_info
 
-    stem = "utility_quick" if args.quick else "utility"
+    # The label-scarce arms get their own files, so the four-arm results are never overwritten.
+    stem = ("utility_quick" if args.quick else "utility") + ("_scarce" if args.label_scarce else "")
     flow_dir = Path(args.results_dir) / stem.replace("_", "-")
     parameters = {**flow_parameters(evaluate_augmentation, args, exclude=_OWN_PARAMETERS), "output_dir": str(flow_dir)}
     machine = machine_info()

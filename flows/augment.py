@@ -28,17 +28,29 @@ from gan_core.config import (
     GateThresholds,
     JudgeConfig,
     PrecisionPolicy,
+    PseudoLabelConfig,
     PublishConfig,
     QualityConfig,
+    TeacherConfig,
     TrainConfig,
     profile_configs,
 )
 from tasks.ingest import run_ingest
+from tasks.pseudo_label import pseudo_label_task
 from tasks.publish import publish_task
 from gan_core.quality.gate import GateFailed
 from tasks.quality import quality_task
 from tasks.quality_dask import quality_task_on_dask
 from tasks.train import train_task
+
+
+# Who judges what in label-scarce mode, recorded in the manifest: the teacher made the labels the
+# GAN was conditioned on, so it may reject but the label check must come from elsewhere.
+LABEL_SCARCE_JUDGES = {
+    "rejecting": "teacher (FixMatch on the N labeled images + the pool)",
+    "label_check": "second judge (LeNet) trained on the N true labels only, no pseudo-labels",
+    "accuracy_floors": "measured on the real test split's true labels",
+}
 
 
 class AugmentParameterError(ValueError):
@@ -92,6 +104,11 @@ def build_configs(parameters: dict) -> dict:
                 output_root=p["output_root"], dataset_name=p["dataset_name"], include_real=p["include_real"]
             ),
             "cluster": ClusterConfig(workers=p["dask_workers"], address=p["dask_address"]),
+            "pseudo": PseudoLabelConfig(
+                teacher=TeacherConfig(**({} if p["teacher_steps"] is None else {"steps": p["teacher_steps"]})),
+                min_confidence=p["pseudo_label_min_confidence"],
+                max_per_class=p["pseudo_label_max_per_class"],
+            ),
         }
     except ValidationError as error:
         raise AugmentParameterError(f"invalid augment parameters: {describe_validation_error(error)}") from None
@@ -102,6 +119,11 @@ def build_configs(parameters: dict) -> dict:
             f"real_labeled_limit {limit} is smaller than the {draw} real images one training step draws "
             f"(batch_size {configs['train'].batch_size} x discriminator_steps {configs['train'].discriminator_steps}): "
             "lower batch_size or use more real images"
+        )
+    if configs["data"].use_unlabeled and configs["cluster"].enabled:
+        raise AugmentParameterError(
+            "use_unlabeled does not run the quality check on Dask yet: "
+            "set dask_workers to 0 and leave dask_address empty"
         )
     if configs["data"].unlabeled_source is not None:
         try:
@@ -156,6 +178,13 @@ def augment(
     chunk_size: bounded(QualityConfig, "chunk_size") = default_of(QualityConfig, "chunk_size"),
     dask_workers: bounded(ClusterConfig, "workers") = default_of(ClusterConfig, "workers"),
     dask_address: str = default_of(ClusterConfig, "address"),
+    pseudo_label_min_confidence: bounded(PseudoLabelConfig, "min_confidence") = default_of(
+        PseudoLabelConfig, "min_confidence"
+    ),
+    pseudo_label_max_per_class: bounded(PseudoLabelConfig, "max_per_class") = default_of(
+        PseudoLabelConfig, "max_per_class"
+    ),
+    teacher_steps: bounded(TeacherConfig, "steps") | None = None,
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = default_of(TrainConfig, "seed"),
 ) -> dict:
     """Grows a labeled dataset with a class-conditional GAN and publishes it if it passes the gate.
@@ -169,7 +198,10 @@ def augment(
             empty uses all. This is the limited-data case the project is for.
         use_unlabeled: Label-scarce mode (needs real_labeled_limit): keep the other training
             images as an unlabeled pool, their labels dropped at ingest; the labeled images are
-            then a seeded draw that reads no label. Later stages do not use the pool yet.
+            then a seeded draw that reads no label. A FixMatch teacher trained on both
+            pseudo-labels the pool, the GAN trains on the labeled plus pseudo-labelled images,
+            the teacher rejects samples and a second judge trained on the true labels alone
+            checks their labels. Only the labeled images are ever published as real rows.
         unlabeled_source: More unlabeled images for the pool (needs use_unlabeled):
             'idx-images:FILE' (an IDX images file) or 'png-dir:DIRECTORY' (28x28 grayscale PNGs).
         dataset_name: Name of the published dataset (a directory under output_root).
@@ -208,7 +240,13 @@ def augment(
             (0: in this process). The output is the same for any number.
         dask_address: Scheduler address of an existing Dask cluster (tcp://HOST:PORT) to score
             the samples on; its workers need this package and the run's paths. Empty: none.
-        seed: Seed for subsetting, training, sampling and the judge.
+        pseudo_label_min_confidence: Label-scarce mode: a pool image joins the GAN's training
+            set when the teacher's confidence in its predicted class is at least this.
+        pseudo_label_max_per_class: Label-scarce mode: keep at most this many pseudo-labels per
+            class, the most confident first, so easy classes do not dominate; empty keeps all.
+        teacher_steps: Label-scarce mode: the teacher's training steps; empty uses the default
+            (3000, about 6.5 min on a 2-core CPU).
+        seed: Seed for subsetting, training, sampling, the teacher and the judge.
 
     Returns:
         A summary: the published version path, row counts, metrics and timings.
@@ -222,7 +260,11 @@ def augment(
     cache_root, runs_root = work_root_path / "cache", work_root_path / "runs"
 
     ingested = run_ingest(configs["data"], cache_root)
-    training = train_task(ingested.snapshot_dir, configs["model"], configs["train"], str(runs_root))
+    pseudo = None
+    if configs["data"].use_unlabeled:
+        pseudo = pseudo_label_task(ingested.snapshot_dir, configs["pseudo"], configs["data"].seed, str(cache_root))
+    pseudo_path = None if pseudo is None else pseudo.pseudo_path
+    training = train_task(ingested.snapshot_dir, configs["model"], configs["train"], str(runs_root), pseudo_path)
     quality_args = (
         ingested.snapshot_dir,
         training.generator_dir,
@@ -235,7 +277,7 @@ def augment(
     if configs["cluster"].enabled:
         quality = quality_task_on_dask(configs["cluster"], *quality_args)
     else:
-        quality = quality_task(*quality_args)
+        quality = quality_task(*quality_args, None if pseudo is None else pseudo.teacher_dir, pseudo_path)
     if not quality.passed:
         raise GateFailed(quality.failures, quality.num_checks)
 
@@ -247,11 +289,14 @@ def augment(
         "unlabeled_source": configs["data"].unlabeled_source,
         "pool_count": ingested.pool_count,
     }
+    # Label-scarce mode: the teacher's real-test accuracy, tau, the count and the file's sha256.
+    pseudo_labels = None if pseudo is None else {**pseudo.manifest(), "judges": LABEL_SCARCE_JUDGES}
     manifest_fields = {
         "source_requested": source,
         "source_used": ingested.source_used,
         "source_fingerprint": ingested.fingerprint,
         "labeled_data": labeled_data,
+        "pseudo_labels": pseudo_labels,
         "generator_hash": training.generator_hash,
         "parameters": parameters,
         "configs": {name: config.resolved() for name, config in configs.items()},
@@ -281,6 +326,7 @@ def augment(
         "rows_per_source": published.rows_per_source,
         "source_used": ingested.source_used,
         "labeled_data": labeled_data,
+        "pseudo_labels": pseudo_labels,
         "metrics": quality.metrics,
         "images_per_second": training.images_per_second,
         "wall_seconds": round(time.perf_counter() - wall_started, 1),

@@ -100,6 +100,10 @@ def evaluate_augmentation(
     classifier_epochs: _optional("classifier_epochs") = None,
     classifier_min_steps: _optional("classifier_min_steps") = None,
     precision: PrecisionPolicy | None = None,
+    label_scarce: bool = False,
+    teacher_steps: _optional("teacher_steps") = None,
+    pseudo_label_min_confidence: _optional("pseudo_label_min_confidence") = None,
+    pseudo_label_max_per_class: _optional("pseudo_label_max_per_class") = None,
     source: str = DEFAULT_SOURCE,
     data_dir: str | None = default_of(DataConfig, "data_dir"),
     output_dir: str = str(DEFAULT_OUTPUT_DIR),
@@ -130,6 +134,16 @@ def evaluate_augmentation(
             four arms get the same number of steps.
         classifier_min_steps: Step floor of the reference classifier (for small N).
         precision: GAN dtype policy; 'auto' is float32 on CPU.
+        label_scarce: Also run the label-scarce arms where N < all: the rest of the training
+            split is an unlabeled pool (labels never read), (e) a FixMatch teacher on real +
+            pool, (f) real + samples of a GAN trained on real + the teacher's pseudo-labels,
+            rejected by the teacher, + classic aug, (g) real + the pseudo-labelled pool + classic
+            aug. Costs a teacher and a second GAN per experiment.
+        teacher_steps: Label-scarce arms: teacher steps; empty uses the default (3000).
+        pseudo_label_min_confidence: Label-scarce arms: a pool image is pseudo-labelled at this
+            teacher confidence (empty: 0.95).
+        pseudo_label_max_per_class: Label-scarce arms: at most this many pseudo-labels per
+            class, most confident first; empty keeps all.
         source: Real data: 'sample' (the bundled 8k/2k MNIST sample), 'auto', 'tfds:<builder>'
             or 'idx:<directory>'.
         data_dir: tfds data directory; empty uses ~/tensorflow_datasets.
@@ -166,4 +180,8 @@ if __name__ == "__main__":
     from flows.flow_cli import flow_main
 
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-    sys.exit(flow_main(evaluate_augmentation, sys.argv[1:], (EvaluateParameterError,), "python -m flows.evaluate_augmentation"))
+    sys.exit(
+        flow_main(
+            evaluate_augmentation, sys.argv[1:], (EvaluateParameterError,), "python -m flows.evaluate_augmentation"
+        )
+    )

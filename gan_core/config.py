@@ -264,6 +264,24 @@ class TeacherConfig(_Config):
     log_every: int = Field(default=100, ge=1, description="Log losses and the pseudo-label rate every N steps.")
 
 
+class PseudoLabelConfig(_Config):
+    """Label-scarce mode: which of the teacher's pool predictions become GAN training labels."""
+
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    min_confidence: float = Field(
+        default=0.95,
+        ge=0,
+        le=1,
+        description="A pool image is pseudo-labelled when the teacher's top class probability is at least this.",
+    )
+    max_per_class: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000_000,
+        description="Keep at most this many pseudo-labels per class, the most confident first; None keeps all.",
+    )
+
+
 def _fraction(default: float | None, description: str):
     """A threshold that is a share, in [0, 1]."""
     return Field(default=default, ge=0, le=1, description=description)

@@ -23,14 +23,25 @@ def experiment_task(snapshot_dir: str, size: int, seed: int, config, output_dir:
     logger = get_run_logger()
     snapshot, splits = data.load_snapshot(Path(snapshot_dir))
     result, path, reused = utility.run_or_load(
-        splits, snapshot.fingerprint, size, seed, config,
-        Path(output_dir) / EXPERIMENTS_DIR, Path(work_root) / "utility",
+        splits,
+        snapshot.fingerprint,
+        size,
+        seed,
+        config,
+        Path(output_dir) / EXPERIMENTS_DIR,
+        Path(work_root) / "utility",
     )
-    accuracy = ", ".join(f"({arm}) {result['accuracy'][arm]:.4f}" for arm in utility.ARMS)
+    accuracy = ", ".join(f"({arm}) {value:.4f}" for arm, value in result["accuracy"].items())
     logger.info(
         "N=%s (%d real) seed %d%s: %s; %d/%d synthetic accepted; %.0f s",
-        "all" if size == 0 else size, result["n_real"], seed, " [reused]" if reused else "", accuracy,
-        result["synthetic"]["accepted"], result["synthetic"]["generated"], result["seconds"]["total"],
+        "all" if size == 0 else size,
+        result["n_real"],
+        seed,
+        " [reused]" if reused else "",
+        accuracy,
+        result["synthetic"]["accepted"],
+        result["synthetic"]["generated"],
+        result["seconds"]["total"],
     )
     return str(path)
 
@@ -52,8 +63,23 @@ def aggregate_task(result_paths: list[str], config, output_dir: str) -> dict:
         **summary,
         "config": config.resolved(),
         "experiments": [
-            {key: result[key] for key in ("size", "n_real", "seed", "accuracy", "train_sizes", "classifier_steps",
-                                          "gan", "judge", "synthetic", "seconds")}
+            {
+                key: result[key]
+                for key in (
+                    "size",
+                    "n_real",
+                    "seed",
+                    "accuracy",
+                    "train_sizes",
+                    "classifier_steps",
+                    "gan",
+                    "judge",
+                    "synthetic",
+                    "seconds",
+                    "label_scarce",
+                )
+                if key in result
+            }
             for result in results
         ],
         "experiment_seconds_total": sum(result["seconds"]["total"] for result in results),
@@ -62,7 +88,8 @@ def aggregate_task(result_paths: list[str], config, output_dir: str) -> dict:
     atomic_write_bytes(png_path, png)
     table = utility.format_table(summary)
     create_table_artifact(
-        key="utility-benchmark", table=summary["rows"],
+        key="utility-benchmark",
+        table=summary["rows"],
         description="Downstream accuracy per N and arm: mean, std over seeds, paired gain vs (a) and (b), 95 % CI",
     )
     create_markdown_artifact(
@@ -70,7 +97,15 @@ def aggregate_task(result_paths: list[str], config, output_dir: str) -> dict:
         markdown=(
             "## Does synthetic data help?\n\n"
             "Arms: (a) real N, (b) real N + classic augmentation, (c) real N + synthetic, "
-            "(d) real N + synthetic + classic augmentation; every arm tested on the real test split.\n\n"
+            "(d) real N + synthetic + classic augmentation"
+            + (
+                "; label-scarce: (e) the FixMatch teacher on real N + the pool, (f) real N + samples of the GAN "
+                "trained on the teacher's pseudo-labels, rejected by it, + classic augmentation, (g) real N + "
+                "the pseudo-labelled pool + classic augmentation"
+                if config.label_scarce
+                else ""
+            )
+            + "; every arm tested on the real test split.\n\n"
             f"{table}\n\n![accuracy against N]({imaging.png_data_uri(png)})\n"
         ),
         description="Downstream-utility benchmark: table and plot",

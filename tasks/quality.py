@@ -17,13 +17,28 @@ def quality_task(
     cache_root: str,
     run_dir: str,
     training_history: list[dict],
+    teacher_dir: str | None = None,
+    pseudo_path: str | None = None,
 ):
-    """Generates samples, scores them with the judge and applies the gate; returns a ``QualityOutcome``."""
+    """Generates samples, scores them with the judge and applies the gate; returns a ``QualityOutcome``.
+
+    With ``teacher_dir`` and ``pseudo_path`` (label-scarce mode) the teacher rejects and the
+    second judge, trained on the true labels alone, checks the labels.
+    """
     from gan_core.quality.stage import quality_stage  # TensorFlow: imported when the task runs
 
     logger = get_run_logger()
     outcome = quality_stage(
-        snapshot_dir, generator_dir, judge_config, quality_config, cache_root, run_dir, training_history, logger
+        snapshot_dir,
+        generator_dir,
+        judge_config,
+        quality_config,
+        cache_root,
+        run_dir,
+        training_history,
+        logger,
+        teacher_dir,
+        pseudo_path,
     )
     report_quality(outcome, logger)
     return outcome

@@ -11,8 +11,14 @@ from gan_core.config import ModelConfig, TrainConfig
 # Retrying resumes from the last checkpoint instead of starting over. The tag carries the
 # "one training run at a time" limit: `prefect concurrency-limit create gan-training 1`.
 @task(name="train-gan", retries=1, retry_delay_seconds=10, tags=["gan-training"])
-def train_task(snapshot_dir: str, model_config: ModelConfig, train_config: TrainConfig, runs_root: str):
-    """Trains (or resumes) the conditional GAN on a snapshot; returns a ``TrainOutcome``."""
+def train_task(
+    snapshot_dir: str,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    runs_root: str,
+    pseudo_path: str | None = None,
+):
+    """Trains (or resumes) the conditional GAN on a snapshot (plus a pseudo-labelled pool); returns a ``TrainOutcome``."""
     from gan_core.gan.stage import train_stage  # TensorFlow: imported when the task runs
 
     logger = get_run_logger()
@@ -32,6 +38,6 @@ def train_task(snapshot_dir: str, model_config: ModelConfig, train_config: Train
         )
         update_progress_artifact(progress_id, progress=100.0 * stats.step / stats.steps)
 
-    outcome = train_stage(snapshot_dir, model_config, train_config, runs_root, logger, on_progress)
+    outcome = train_stage(snapshot_dir, model_config, train_config, runs_root, logger, on_progress, pseudo_path)
     update_progress_artifact(progress_id, progress=100.0)
     return outcome

@@ -7,10 +7,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from gan_core.config import EXTENDABLE_TRAIN_FIELDS, ModelConfig, TrainConfig
 from gan_core.data.snapshot import load_snapshot
 from gan_core.gan.train import IntervalStats, train_gan
-from gan_core.io.hashing import payload_digest
+from gan_core.io.hashing import payload_digest, sha256_file
+from gan_core.semisup.stage import load_pseudo_labels
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,17 @@ class TrainOutcome:
     train_seconds: float
 
 
-def run_key(snapshot_fingerprint: str, model_config: ModelConfig, train_config: TrainConfig) -> str:
+def run_key(
+    snapshot_fingerprint: str, model_config: ModelConfig, train_config: TrainConfig, pseudo_sha256: str | None = None
+) -> str:
     """Names a training run by its data and settings; the step budget and the logging/checkpoint
-    cadence are left out, so a longer run extends a shorter one."""
+    cadence are left out, so a longer run extends a shorter one. A pseudo-labelled set is part
+    of the data; without one the key is what it always was."""
     settings = {"model": model_config.resolved(), "train": train_config.resolved()}
     for field in EXTENDABLE_TRAIN_FIELDS:
         settings["train"].pop(field)
+    if pseudo_sha256 is not None:
+        settings["pseudo_sha256"] = pseudo_sha256
     return f"{snapshot_fingerprint[:12]}-{payload_digest(settings, 12)}"
 
 
@@ -48,15 +56,30 @@ def train_stage(
     runs_root: str,
     logger: logging.Logger | logging.LoggerAdapter,
     on_progress: Callable[[IntervalStats], None] | None = None,
+    pseudo_path: str | None = None,
 ) -> TrainOutcome:
-    """Trains (or resumes) the conditional GAN on a snapshot in ``runs_root/<run_key>/``."""
+    """Trains (or resumes) the conditional GAN on a snapshot in ``runs_root/<run_key>/``.
+
+    With ``pseudo_path`` (label-scarce mode: a ``pseudo.npz`` from
+    :func:`gan_core.semisup.stage.pseudo_label_stage`) the GAN trains on the N labeled images
+    plus the pseudo-labelled pool images, sampled uniformly together.
+    """
     snapshot, splits = load_snapshot(Path(snapshot_dir))
+    images, labels, pseudo_sha256 = splits.train_images, splits.train_labels, None
+    if pseudo_path is not None:
+        pseudo_images, pseudo_labels, _ = load_pseudo_labels(pseudo_path)
+        pseudo_sha256 = sha256_file(Path(pseudo_path))
+        images = np.concatenate([images, pseudo_images])
+        labels = np.concatenate([labels.astype(np.int64), pseudo_labels])
+        logger.info(
+            "label-scarce mode: %d labeled + %d pseudo-labelled images", len(splits.train_labels), len(pseudo_labels)
+        )
     # Resolved before the key, so the run directory names the policy actually trained with.
-    train_config = train_config.for_training_set(len(splits.train_labels))
-    run_dir = Path(runs_root) / run_key(snapshot.fingerprint, model_config, train_config)
+    train_config = train_config.for_training_set(len(labels))
+    run_dir = Path(runs_root) / run_key(snapshot.fingerprint, model_config, train_config, pseudo_sha256)
     logger.info(
-        "training on %d real images for %d steps (batch %d, precision %s, DiffAugment %r) in %s",
-        len(splits.train_labels),
+        "training on %d images for %d steps (batch %d, precision %s, DiffAugment %r) in %s",
+        len(labels),
         train_config.steps,
         train_config.batch_size,
         train_config.precision,
@@ -64,8 +87,8 @@ def train_stage(
         run_dir,
     )
     result = train_gan(
-        splits.train_images,
-        splits.train_labels,
+        images,
+        labels,
         model_config,
         train_config,
         run_dir,

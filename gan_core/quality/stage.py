@@ -9,9 +9,12 @@ staged for publish: :mod:`gan_core.quality.staging`), ``report.json``, ``accepte
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from gan_core import imaging, plots
 from gan_core.config import JudgeConfig, QualityConfig
@@ -55,14 +58,55 @@ class QualityOutcome:
     per_class: list[dict]
 
 
-def load_judges(snapshot_dir: str, judge_config: JudgeConfig, quality_config: QualityConfig, cache_root: str, logger):
-    """(snapshot, splits, judge, second judge or None): trained, or loaded from ``<cache_root>/judges``."""
-    from gan_core.quality.judge_training import train_judges  # TensorFlow: only when the stage runs
+def load_judges(
+    snapshot_dir: str,
+    judge_config: JudgeConfig,
+    quality_config: QualityConfig,
+    cache_root: str,
+    logger,
+    teacher_dir: str | None = None,
+    pseudo_path: str | None = None,
+):
+    """(snapshot, splits, judge, second judge or None): trained, or loaded from ``<cache_root>/judges``.
 
+    Label-scarce mode (``teacher_dir`` and ``pseudo_path``, from
+    :func:`gan_core.semisup.stage.pseudo_label_stage`): the teacher rejects, being by far the most
+    accurate model there is, and the second judge, trained on the N true labels alone, checks
+    the labels; it never saw a pseudo-label, so its check is not circular. The returned splits'
+    train part is then everything the GAN trained on (labeled + pseudo-labelled pool), so the
+    memorization and FID references include the pool; test stays the real test split.
+    """
+    from gan_core.quality.judge import Judge  # TensorFlow: only when the stage runs
+    from gan_core.quality.judge_training import second_judge_config, train_judge, train_judges
+
+    if (teacher_dir is None) != (pseudo_path is None):
+        raise ValueError("label-scarce quality needs both teacher_dir and pseudo_path, or neither")
     snapshot, splits = load_snapshot(Path(snapshot_dir))
-    judge, second_judge = train_judges(
-        splits, judge_config, Path(cache_root) / "judges", snapshot.fingerprint, second=quality_config.second_judge
-    )
+    if teacher_dir is None:
+        judge, second_judge = train_judges(
+            splits, judge_config, Path(cache_root) / "judges", snapshot.fingerprint, second=quality_config.second_judge
+        )
+    else:
+        from gan_core.semisup.stage import load_pseudo_labels
+
+        judge = Judge.load(Path(teacher_dir))
+        second_judge = train_judge(
+            splits.train_images,
+            splits.train_labels,
+            splits.test_images,
+            splits.test_labels,
+            second_judge_config(judge_config),
+            cache_dir=Path(cache_root) / "judges",
+            data_fingerprint=snapshot.fingerprint,
+            num_classes=len(splits.class_names),
+        )
+        pseudo_images, pseudo_labels, _ = load_pseudo_labels(pseudo_path)
+        splits = dataclasses.replace(
+            splits,
+            train_images=np.concatenate([splits.train_images, pseudo_images]),
+            train_labels=np.concatenate([splits.train_labels.astype(np.int64), pseudo_labels]),
+        )
+        logger.info("label-scarce mode: the teacher rejects; the second judge saw the N true labels only")
     logger.info("judge test accuracy %.4f on %d real test images", judge.test_accuracy, len(splits.test_labels))
     if second_judge is not None:
         logger.info("second judge (LeNet) test accuracy %.4f", second_judge.test_accuracy)
@@ -97,11 +141,18 @@ def quality_stage(
     run_dir: str,
     training_history: list[dict],
     logger: logging.Logger | logging.LoggerAdapter,
+    teacher_dir: str | None = None,
+    pseudo_path: str | None = None,
 ) -> QualityOutcome:
-    """Generates samples, scores them with the judge and applies the gate; never publishes."""
+    """Generates samples, scores them with the judge and applies the gate; never publishes.
+
+    ``teacher_dir`` and ``pseudo_path`` switch on label-scarce judging (:func:`load_judges`).
+    """
     from gan_core.gan.sampling import load_generator  # TensorFlow: only when the stage runs
 
-    _, splits, judge, second_judge = load_judges(snapshot_dir, judge_config, quality_config, cache_root, logger)
+    _, splits, judge, second_judge = load_judges(
+        snapshot_dir, judge_config, quality_config, cache_root, logger, teacher_dir, pseudo_path
+    )
     generator = load_generator(Path(generator_dir))
     stream = open_stream(splits, judge, second_judge, quality_config, logger)
     out_dir = quality_dir(run_dir, generator.content_hash)

@@ -17,10 +17,36 @@ from tests.scripts import loaded_script
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "utility_benchmark.py"
 TINY_FLAGS = [
-    "--quick", "--sizes", "20", "--seeds", "1", "--gan-steps", "2", "--gan-batch-size", "16",
-    "--synthetic-per-class", "5", "--min-confidence", "0", "--judge-epochs", "1", "--judge-min-steps", "2",
-    "--classifier-epochs", "1", "--classifier-min-steps", "3",
+    "--quick",
+    "--sizes",
+    "20",
+    "--seeds",
+    "1",
+    "--gan-steps",
+    "2",
+    "--gan-batch-size",
+    "16",
+    "--synthetic-per-class",
+    "5",
+    "--min-confidence",
+    "0",
+    "--judge-epochs",
+    "1",
+    "--judge-min-steps",
+    "2",
+    "--classifier-epochs",
+    "1",
+    "--classifier-min-steps",
+    "3",
 ]
+
+
+def _environment(tmp_path) -> dict:
+    """The script's environment: its own Prefect home, and this checkout's packages first (the
+    venv may have another checkout installed in editable mode)."""
+    root = str(SCRIPT.parents[1])
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": "", "PYTHONPATH": path}
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +61,21 @@ def test_quick_run_writes_json_and_png(tmp_path):
     # The real command in its own process: the CLI sets up Prefect logging and exit handlers that
     # must not leak into the test session.
     results = tmp_path / "results"
-    environment = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ""}
+    environment = _environment(tmp_path)
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), *TINY_FLAGS, "--results-dir", str(results), "--work-root", str(tmp_path / "work")],
-        capture_output=True, text=True, env=environment, timeout=900,
+        [
+            sys.executable,
+            str(SCRIPT),
+            *TINY_FLAGS,
+            "--results-dir",
+            str(results),
+            "--work-root",
+            str(tmp_path / "work"),
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
 
@@ -54,8 +91,31 @@ def test_quick_run_writes_json_and_png(tmp_path):
     assert "(d) real + synthetic + classic aug" in done.stdout
 
 
+@pytest.mark.slow  # adds a teacher and a second GAN to the tiny run
+def test_label_scarce_run_writes_its_own_files_with_seven_arms(tmp_path):
+    results = tmp_path / "results"
+    scarce = [
+        "--label-scarce",
+        "--teacher-steps",
+        "2",
+        "--pseudo-label-min-confidence",
+        "0",
+        "--pseudo-label-max-per-class",
+        "3",
+    ]
+    done = _run(tmp_path, *scarce, "--results-dir", str(results), "--work-root", str(tmp_path / "work"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads((results / "utility_quick_scarce.json").read_text())
+    assert not (results / "utility_quick.json").exists()  # the four-arm files are left alone
+    assert (results / "utility-quick-scarce" / "experiments" / "n20-seed0.json").exists()
+    assert document["config"]["label_scarce"] is True and document["config"]["teacher_steps"] == 2
+    assert len(document["rows"]) == 7 and set(document["sizes"][0]["gains"]) >= {"f_vs_b", "f_vs_g", "g_vs_b"}
+    assert 0 < document["experiments"][0]["label_scarce"]["pseudo_labels"] <= 30  # at most 3 per class
+    assert "(g) real + pseudo-labelled pool + classic aug" in done.stdout and "gain_vs_g" in done.stdout
+
+
 def _run(tmp_path, *flags):
-    environment = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ""}
+    environment = _environment(tmp_path)
     return subprocess.run(
         [sys.executable, str(SCRIPT), *TINY_FLAGS, *flags], capture_output=True, text=True, env=environment, timeout=600
     )

@@ -49,6 +49,7 @@ def test_flow_defaults_are_the_config_defaults(tmp_path, monkeypatch):
         DEFAULT_WORK_ROOT,
         DataConfig,
         JudgeConfig,
+        PseudoLabelConfig,
         PublishConfig,
         QualityConfig,
         profile_configs,
@@ -65,6 +66,7 @@ def test_flow_defaults_are_the_config_defaults(tmp_path, monkeypatch):
         "quality": QualityConfig(),
         "publish": PublishConfig(),
         "cluster": ClusterConfig(),
+        "pseudo": PseudoLabelConfig(),
     }
     assert defaults["profile"] == DEFAULT_PROFILE and defaults["work_root"] == str(DEFAULT_WORK_ROOT)
 
@@ -101,6 +103,10 @@ def test_parameters_render_with_descriptions_and_bounds():
         ({"unlabeled_source": "png-dir:/x"}, "unlabeled_source 'png-dir:/x' is set but use_unlabeled is off"),
         ({"use_unlabeled": True, "unlabeled_source": "png-dir:/no/such/dir"}, "unlabeled_source: .*does not exist"),
         ({"use_unlabeled": True, "unlabeled_source": "pngs:/x"}, "unknown unlabeled_source 'pngs:/x'"),
+        ({"use_unlabeled": True, "dask_workers": 2}, "use_unlabeled does not run the quality check on Dask"),
+        ({"pseudo_label_min_confidence": 1.5}, "min_confidence"),
+        ({"pseudo_label_max_per_class": 0}, "max_per_class"),
+        ({"teacher_steps": 0}, "steps"),
     ],
 )
 def test_bad_parameters_fail_before_any_work(tmp_path, override, message):
@@ -241,15 +247,48 @@ def test_failed_gate_fails_the_flow_and_publishes_nothing(prefect_harness, tmp_p
     assert not (tmp_path / "datasets" / "tiny").exists() or not publish.list_versions(tmp_path / "datasets" / "tiny")
 
 
-def test_label_scarce_run_records_n_and_the_pool(prefect_harness, tmp_path):
-    summary = augment(**_tiny(tmp_path, use_unlabeled=True, **OPEN_GATE))
-    expected = {
-        "real_labeled_limit": 512,
-        "labeled_count": 512,
-        "use_unlabeled": True,
-        "unlabeled_source": None,
-        "pool_count": summary["labeled_data"]["pool_count"],
-    }
-    assert summary["labeled_data"] == expected and 7000 < expected["pool_count"] <= 8000 - 512
-    manifest = json.loads((Path(summary["version_dir"]) / "manifest.json").read_text())
-    assert manifest["labeled_data"] == expected and manifest["configs"]["data"]["use_unlabeled"] is True
+def test_label_scarce_run_trains_on_pseudo_labels_and_publishes_only_true_labels_as_real(prefect_harness, tmp_path):
+    from gan_core.imaging import decode_png
+    from gan_core.io.hashing import sha256_file
+    from gan_core.semisup.stage import load_pseudo_labels
+
+    parameters = _tiny(
+        tmp_path,
+        use_unlabeled=True,
+        include_real=True,
+        real_labeled_limit=200,
+        teacher_steps=3,
+        pseudo_label_min_confidence=0.0,
+        pseudo_label_max_per_class=30,
+        **OPEN_GATE,
+    )
+    summary = augment(**parameters)
+    labeled = summary["labeled_data"]
+    assert labeled["labeled_count"] == 200 and labeled["use_unlabeled"] is True
+    assert 7000 < labeled["pool_count"] <= 8000 - 200
+    version_dir = Path(summary["version_dir"])
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    assert manifest["labeled_data"] == labeled and manifest["configs"]["pseudo"]["teacher"]["steps"] == 3
+    pseudo = manifest["pseudo_labels"]
+    assert pseudo == summary["pseudo_labels"]
+    assert pseudo["pool_count"] == labeled["pool_count"] and pseudo["threshold"] == 0.95
+    assert pseudo["min_confidence"] == 0.0 and pseudo["max_per_class"] == 30
+    assert 0.0 <= pseudo["teacher_test_accuracy"] <= 1.0
+    # Confidence 0 keeps every prediction, the cap of 30 then bounds each class.
+    assert sum(pseudo["per_class"]) == pseudo["count"] and max(pseudo["per_class"]) == 30
+    assert pseudo["judges"]["label_check"].startswith("second judge")
+    files = list((tmp_path / "work" / "cache" / "pseudo").glob("*/pseudo.npz"))
+    assert len(files) == 1
+    assert sha256_file(files[0]) == pseudo["pseudo_sha256"]
+
+    # Only the N labeled images and the test split go out as real rows; no pseudo-labelled image.
+    assert manifest["rows_per_source"]["real"] == 200 + 2000
+    frame = pd.read_parquet(version_dir / "data")
+    real = frame[frame.source == "real"]
+    pseudo_images, _, _ = load_pseudo_labels(files[0])
+    published = {decode_png(image["bytes"]).tobytes() for image in real["image"]}
+    assert len(pseudo_images) == pseudo["count"] > 0
+    assert not published & {image.tobytes() for image in pseudo_images}
+    # The teacher rejected: its real-test accuracy is the rejecting judge's.
+    assert manifest["metrics"]["judge_accuracy"] == pytest.approx(pseudo["teacher_test_accuracy"])
+    assert "second_judge_gap" in manifest["metrics"]

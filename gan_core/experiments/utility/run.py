@@ -24,11 +24,21 @@ One experiment is one (N, seed):
    (sized for the largest arm), so a gain is not bought with more updates, and seeds pair arms.
 5. Test every arm on the real test split.
 
+With ``label_scarce`` the rest of the training split (its labels never read by any model) is an
+unlabeled pool, and three arms join, on the same N, seed and step budget:
+
+   - ``e``: the FixMatch teacher (:mod:`gan_core.semisup`) trained on real N + the pool;
+   - ``f``: real N + samples of a GAN trained on real N + the teacher's confident
+     pseudo-labels over the pool, rejected by the teacher, + classic augmentation;
+   - ``g``: real N + the pool with the teacher's pseudo-labels + classic augmentation (no GAN).
+
+   ``f`` and ``g`` mix with ``real_share`` like ``d``. With N = all there is no pool, so they
+   are skipped there.
+
 :func:`summarize` turns the per-experiment results into mean +- std per (N, arm) and the 95 %
 confidence interval of each arm's paired (by seed) gain against ``a`` and against ``b``
 (Student t, two-sided). :func:`utility_png` plots accuracy against N.
 """
-
 
 from __future__ import annotations
 
@@ -153,8 +163,12 @@ def run_experiment(
     model_config, train_config = _gan_configs(config, n_real, seed)
     tick = time.perf_counter()
     trained = train_gan(
-        real_images, real_labels, model_config.model_copy(update={"num_classes": num_classes}), train_config,
-        Path(work_dir) / "gan", class_names=class_names,
+        real_images,
+        real_labels,
+        model_config.model_copy(update={"num_classes": num_classes}),
+        train_config,
+        Path(work_dir) / "gan",
+        class_names=class_names,
     )
     seconds["gan"] = time.perf_counter() - tick
     gan_steps = train_config.steps
@@ -168,7 +182,13 @@ def run_experiment(
         real_images, real_labels, math.ceil(config.judge_min_steps * judge_config.batch_size / config.judge_epochs)
     )
     judge = train_judge(
-        judge_images, judge_labels, test_images, test_labels, judge_config, cache_dir=None, num_classes=num_classes,
+        judge_images,
+        judge_labels,
+        test_images,
+        test_labels,
+        judge_config,
+        cache_dir=None,
+        num_classes=num_classes,
     )
     probabilities = judge.predict_proba(synthetic_images)
     accepted = label_confidences(probabilities, synthetic_labels) >= config.min_confidence
@@ -181,21 +201,50 @@ def run_experiment(
     mixed_images, mixed_labels = mix_real_and_synthetic(
         real_images, real_labels, kept_images, kept_labels, config.real_share
     )
-    steps = classifier.training_steps(
-        len(mixed_labels), config.classifier_epochs, config.classifier_batch_size, config.classifier_min_steps
-    )
     arm_data = {
         "a": (real_images, real_labels, False),
         "b": (real_images, real_labels, True),
         "c": (mixed_images, mixed_labels, False),
         "d": (mixed_images, mixed_labels, True),
     }
-    accuracy, train_sizes = {}, {}
+    accuracy, train_sizes, scarce = {}, {}, None
+    if config.label_scarce and size != 0:
+        scarce = _label_scarce_arms(
+            train_images,
+            train_labels,
+            test_images,
+            test_labels,
+            num_classes,
+            size,
+            seed,
+            config,
+            (model_config, train_config),
+            Path(work_dir),
+            class_names,
+            seconds,
+        )
+        arm_data.update(scarce.pop("arm_data"))
+        accuracy["e"], train_sizes["e"] = scarce["teacher_test_accuracy"], n_real + scarce["pool_count"]
+    elif config.label_scarce:
+        logger.info("N=all leaves no unlabeled pool: the label-scarce arms are skipped")
+    # Sized for the largest arm, so no arm's gain is bought with more updates.
+    steps = classifier.training_steps(
+        max(len(labels) for _, labels, _ in arm_data.values()),
+        config.classifier_epochs,
+        config.classifier_batch_size,
+        config.classifier_min_steps,
+    )
     for arm, (images, labels, augment) in arm_data.items():
         tick = time.perf_counter()
         model = classifier.train_classifier(
-            images, labels, num_classes, epochs=0, batch_size=config.classifier_batch_size, seed=seed,
-            augment=augment, min_steps=steps,
+            images,
+            labels,
+            num_classes,
+            epochs=0,
+            batch_size=config.classifier_batch_size,
+            seed=seed,
+            augment=augment,
+            min_steps=steps,
         )
         accuracy[arm] = classifier.evaluate(model, test_images, test_labels)
         train_sizes[arm] = int(len(labels))
@@ -228,10 +277,114 @@ def run_experiment(
             "label_fidelity_before_rejection": label_fidelity,
             "accepted_per_class": per_class_accepted.tolist(),
         },
+        **({} if scarce is None else {"label_scarce": scarce}),
         "seconds": seconds,
         "config": config.resolved(),
         "experiment_key": config.experiment_key(),
         "data_fingerprint": data_fingerprint,
+    }
+
+
+def _label_scarce_arms(
+    train_images,
+    train_labels,
+    test_images,
+    test_labels,
+    num_classes,
+    size,
+    seed,
+    config,
+    gan_configs,
+    work_dir,
+    class_names,
+    seconds,
+) -> dict:
+    """Teacher, pseudo-labels and the label-scarce GAN for arms e-g; returns their data and facts.
+
+    The pool is every training image outside the stratified N (the same draw as the other
+    arms'). Its labels are read once, after every model here is trained, only to score the
+    pseudo-labels for the result file.
+    """
+    from gan_core.data import stratified_subset
+    from gan_core.gan.sampling import load_generator
+    from gan_core.gan.train import train_gan
+    from gan_core.quality.judge import arrays_fingerprint
+    from gan_core.quality.report import label_confidences
+    from gan_core.semisup import train_teacher
+    from gan_core.semisup.stage import confident_rows
+
+    pseudo_config = config.teacher_config()
+    # The stratified draw on row numbers gives the rows of the other arms' N images.
+    chosen = stratified_subset(np.arange(len(train_labels)), train_labels, size, seed)[0]
+    labeled_images, labeled_labels = train_images[chosen], train_labels[chosen].astype(np.int64)
+    pool_rows = np.setdiff1d(np.arange(len(train_labels)), chosen)
+    pool = train_images[pool_rows]
+    tick = time.perf_counter()
+    teacher = train_teacher(
+        labeled_images,
+        labeled_labels,
+        pool,
+        pseudo_config.teacher.model_copy(update={"num_classes": num_classes}),
+        seed,
+    )
+    teacher_accuracy = teacher.accuracy(test_images, test_labels)
+    probabilities = teacher.predict_proba(pool)
+    confident = confident_rows(probabilities, pseudo_config.min_confidence, pseudo_config.max_per_class)
+    pseudo_images, pseudo_labels = pool[confident], probabilities[confident].argmax(axis=1).astype(np.int64)
+    seconds["teacher"] = time.perf_counter() - tick
+    logger.info(
+        "N=%d seed %d teacher: test accuracy %.4f; %d of %d pool images pseudo-labelled",
+        size,
+        seed,
+        teacher_accuracy,
+        len(pseudo_labels),
+        len(pool),
+    )
+
+    # The GAN of this mode: real N + pseudo-labelled pool; its own run directory per pseudo set.
+    tick = time.perf_counter()
+    model_config, train_config = gan_configs
+    pseudo_digest = arrays_fingerprint(pseudo_images, pseudo_labels)[:12]
+    trained = train_gan(
+        np.concatenate([labeled_images, pseudo_images]),
+        np.concatenate([labeled_labels, pseudo_labels]),
+        model_config.model_copy(update={"num_classes": num_classes}),
+        train_config,
+        work_dir / f"gan-scarce-{pseudo_digest}",
+        class_names=class_names,
+    )
+    synthetic_images, synthetic_labels = load_generator(trained.generator_dir).generate_per_class(
+        config.synthetic_per_class, seed
+    )
+    synthetic_probabilities = teacher.predict_proba(synthetic_images)
+    accepted = label_confidences(synthetic_probabilities, synthetic_labels) >= config.min_confidence
+    seconds["scarce_gan_sample_and_judge"] = time.perf_counter() - tick
+
+    f_images, f_labels = mix_real_and_synthetic(
+        labeled_images, labeled_labels, synthetic_images[accepted], synthetic_labels[accepted], config.real_share
+    )
+    g_images, g_labels = mix_real_and_synthetic(
+        labeled_images, labeled_labels, pseudo_images, pseudo_labels, config.real_share
+    )
+    # Evaluation only, after every model above is trained: how right were the pseudo-labels?
+    hidden = train_labels[pool_rows][confident]
+    return {
+        "arm_data": {"f": (f_images, f_labels, True), "g": (g_images, g_labels, True)},
+        "teacher_test_accuracy": teacher_accuracy,
+        "pool_count": int(len(pool)),
+        "pseudo_config": pseudo_config.resolved(),
+        "pseudo_labels": int(len(pseudo_labels)),
+        "pseudo_per_class": np.bincount(pseudo_labels, minlength=num_classes).tolist(),
+        "pseudo_label_accuracy": float(np.mean(hidden == pseudo_labels)) if len(hidden) else None,
+        "gan_generator_hash": trained.generator_hash,
+        "synthetic": {
+            "generated": int(len(synthetic_labels)),
+            "accepted": int(accepted.sum()),
+            "acceptance_rate": float(accepted.mean()) if len(accepted) else 0.0,
+            "label_fidelity_before_rejection": float(
+                np.mean(np.argmax(synthetic_probabilities, axis=1) == synthetic_labels)
+            ),
+        },
     }
 
 
@@ -286,8 +439,16 @@ def run_or_load(
         return existing, path, True
     work_dir = Path(work_root) / f"{data_fingerprint[:12]}-gan-{config.gan_key()}" / name
     result = run_experiment(
-        splits.train_images, splits.train_labels, splits.test_images, splits.test_labels,
-        len(splits.class_names), size, seed, config, work_dir, class_names=splits.class_names,
+        splits.train_images,
+        splits.train_labels,
+        splits.test_images,
+        splits.test_labels,
+        len(splits.class_names),
+        size,
+        seed,
+        config,
+        work_dir,
+        class_names=splits.class_names,
         data_fingerprint=data_fingerprint,
     )
     save_result(path, result)

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy import stats as scipy_stats
 
-from gan_core.experiments.utility.config import ARM_NAMES, ARMS, BASELINES, UtilityError
+from gan_core.experiments.utility.config import ARM_NAMES, ARMS, BASELINES, SCARCE_ARMS, SCARCE_GAINS, UtilityError
 
 
 def t_quantile_975(dof: int) -> float:
@@ -82,12 +82,23 @@ def summarize(results: Sequence[Mapping]) -> dict:
     for size in sorted(by_size, key=lambda s: (s == 0, s)):
         seeded = by_size[size]
         seeds = sorted(seeded)
-        accuracy = {arm: [float(seeded[seed]["accuracy"][arm]) for seed in seeds] for arm in ARMS}
-        arms = {arm: {**mean_std(accuracy[arm]), "values": accuracy[arm]} for arm in ARMS}
+        # The label-scarce arms count when every seed of this N ran them (never at N = all).
+        present = ARMS + tuple(arm for arm in SCARCE_ARMS if all(arm in seeded[s]["accuracy"] for s in seeds))
+        accuracy = {arm: [float(seeded[seed]["accuracy"][arm]) for seed in seeds] for arm in present}
+        arms = {arm: {**mean_std(accuracy[arm]), "values": accuracy[arm]} for arm in present}
         gains = {
             f"{arm}_vs_{base}": paired_gain(accuracy[arm], accuracy[base])
-            for base in BASELINES for arm in ARMS if ARMS.index(arm) > ARMS.index(base)
+            for base in BASELINES
+            for arm in present
+            if present.index(arm) > present.index(base)
         }
+        gains.update(
+            {
+                f"{arm}_vs_{base}": paired_gain(accuracy[arm], accuracy[base])
+                for arm, base in SCARCE_GAINS
+                if arm in present and base in present
+            }
+        )
         n_real = sorted({int(seeded[seed]["n_real"]) for seed in seeds})
         entry = {
             "size": size,
@@ -100,8 +111,13 @@ def summarize(results: Sequence[Mapping]) -> dict:
             "acceptance_rate_mean": float(np.mean([seeded[s]["synthetic"]["acceptance_rate"] for s in seeds])),
             "seconds_mean": float(np.mean([seeded[s]["seconds"]["total"] for s in seeds])),
         }
+        if len(present) > len(ARMS):
+            entry["label_scarce"] = {
+                key: float(np.mean([seeded[s]["label_scarce"][key] for s in seeds]))
+                for key in ("teacher_test_accuracy", "pseudo_labels", "pool_count")
+            }
         sizes.append(entry)
-        for arm in ARMS:
+        for arm in present:
             row = {
                 "N": entry["label"] if size != 0 else f"all ({entry['n_real']})",
                 "arm": f"({arm}) {ARM_NAMES[arm]}",
@@ -109,11 +125,15 @@ def summarize(results: Sequence[Mapping]) -> dict:
                 "accuracy_mean": round(arms[arm]["mean"], 4),
                 "accuracy_std": None if arms[arm]["std"] is None else round(arms[arm]["std"], 4),
             }
-            for base in BASELINES:
+            # Against g only when the label-scarce arms ran, so the four-arm table keeps its columns.
+            for base in BASELINES + (("g",) if "f_vs_g" in gains else ()):
                 gain = gains.get(f"{arm}_vs_{base}")
                 row[f"gain_vs_{base}"] = None if gain is None else round(gain["mean"], 4)
-                row[f"ci95_vs_{base}"] = None if gain is None or gain["ci_low"] is None else (
-                    f"[{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}]"
+                row[f"ci95_vs_{base}"] = (
+                    None
+                    if gain is None or gain["ci_low"] is None
+                    else (f"[{gain['ci_low']:+.4f}, {gain['ci_high']:+.4f}]")
                 )
             rows.append(row)
-    return {"arms": dict(ARM_NAMES), "sizes": sizes, "rows": rows}
+    ran = [arm for arm in ARM_NAMES if any(arm in entry["arms"] for entry in sizes)]
+    return {"arms": {arm: ARM_NAMES[arm] for arm in ran}, "sizes": sizes, "rows": rows}

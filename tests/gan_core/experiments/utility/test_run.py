@@ -15,8 +15,16 @@ from gan_core.experiments import utility
 from gan_core.experiments.utility import ARMS, UtilityConfig, UtilityError
 
 TINY = dict(
-    sizes=(20,), seeds=1, gan_steps=2, gan_batch_size=16, synthetic_per_class=5,
-    min_confidence=0.0, judge_epochs=1, judge_min_steps=2, classifier_epochs=1, classifier_min_steps=3,
+    sizes=(20,),
+    seeds=1,
+    gan_steps=2,
+    gan_batch_size=16,
+    synthetic_per_class=5,
+    min_confidence=0.0,
+    judge_epochs=1,
+    judge_min_steps=2,
+    classifier_epochs=1,
+    classifier_min_steps=3,
 )
 
 
@@ -64,8 +72,12 @@ def test_paired_gain_known_interval():
 
 def _fake_result(size: int, seed: int, accuracy: dict) -> dict:
     return {
-        "size": size, "n_real": size or 8000, "seed": seed, "accuracy": accuracy,
-        "synthetic": {"accepted": 90, "acceptance_rate": 0.9}, "seconds": {"total": 10.0},
+        "size": size,
+        "n_real": size or 8000,
+        "seed": seed,
+        "accuracy": accuracy,
+        "synthetic": {"accepted": 90, "acceptance_rate": 0.9},
+        "seconds": {"total": 10.0},
     }
 
 
@@ -74,7 +86,9 @@ def test_summarize_means_stds_gains_and_table():
     for seed in range(3):
         results.append(_fake_result(0, seed, {"a": 0.97, "b": 0.98, "c": 0.97, "d": 0.985}))
         base = 0.80 + 0.01 * seed
-        results.append(_fake_result(100, seed, {"a": base, "b": base + 0.05, "c": base + 0.02 * seed, "d": base + 0.08}))
+        results.append(
+            _fake_result(100, seed, {"a": base, "b": base + 0.05, "c": base + 0.02 * seed, "d": base + 0.08})
+        )
     summary = utility.summarize(results)
     assert [entry["label"] for entry in summary["sizes"]] == ["100", "all"]  # "all" sorts last
     small = summary["sizes"][0]
@@ -97,6 +111,51 @@ def test_summarize_means_stds_gains_and_table():
     png = utility.utility_png(summary)
     with Image.open(io.BytesIO(png)) as image:
         assert image.format == "PNG" and image.width > 600
+
+
+def test_summarize_adds_the_label_scarce_arms_and_their_gains_where_they_ran():
+    results = []
+    for seed in range(3):
+        results.append(_fake_result(0, seed, {"a": 0.97, "b": 0.98, "c": 0.97, "d": 0.985}))  # no pool at N=all
+        base = 0.80 + 0.01 * seed
+        accuracy = {
+            "a": base,
+            "b": base + 0.05,
+            "c": base,
+            "d": base + 0.06,
+            "e": 0.95,
+            "f": base + 0.12,
+            "g": base + 0.1,
+        }
+        scarce = {"teacher_test_accuracy": 0.95, "pseudo_labels": 7000 + seed, "pool_count": 7900}
+        results.append({**_fake_result(100, seed, accuracy), "label_scarce": scarce})
+    summary = utility.summarize(results)
+    small, full = summary["sizes"]
+    assert set(small["arms"]) == set(ARMS) | {"e", "f", "g"} and set(full["arms"]) == set(ARMS)
+    assert small["gains"]["f_vs_b"]["mean"] == pytest.approx(0.07)
+    assert small["gains"]["f_vs_g"]["mean"] == pytest.approx(0.02)
+    assert small["gains"]["g_vs_b"]["ci_low"] == pytest.approx(0.05)  # constant paired gain
+    assert "f_vs_g" not in full["gains"] and "label_scarce" not in full
+    assert small["label_scarce"]["pseudo_labels"] == pytest.approx(7001)
+    assert summary["arms"]["e"].startswith("teacher")
+    assert len(summary["rows"]) == 7 + 4
+    f_row = next(row for row in summary["rows"] if row["arm"].startswith("(f)"))
+    assert f_row["gain_vs_g"] == pytest.approx(0.02) and f_row["ci95_vs_g"] == "[+0.0200, +0.0200]"
+    table = utility.format_table(summary)
+    assert "gain_vs_g" in table.splitlines()[0] and table.count("\n") == 1 + 11
+    json.dumps(summary, allow_nan=False)
+    with Image.open(io.BytesIO(utility.utility_png(summary))) as image:
+        assert image.format == "PNG"
+
+
+def test_label_scarce_fields_leave_the_four_arm_key_alone():
+    plain = UtilityConfig().experiment_key()
+    assert UtilityConfig(teacher_steps=5, pseudo_label_max_per_class=3).experiment_key() == plain
+    scarce = UtilityConfig(label_scarce=True)
+    assert scarce.experiment_key() != plain and scarce.gan_key() == UtilityConfig().gan_key()
+    assert UtilityConfig(label_scarce=True, teacher_steps=5).experiment_key() != scarce.experiment_key()
+    assert scarce.arms() == (*ARMS, "e", "f", "g") and UtilityConfig().arms() == ARMS
+    assert UtilityConfig(teacher_steps=5).teacher_config().teacher.steps == 5
 
 
 def test_summarize_refuses_missing_arms_and_empty_input():
@@ -176,9 +235,39 @@ def test_tiny_experiment_runs_all_four_arms_and_is_reused(mnist_sample, tmp_path
     assert utility.load_result(path, config, "other-data") is None
 
 
+@pytest.mark.slow  # adds a teacher and a second GAN to the tiny experiment
+def test_tiny_label_scarce_experiment_runs_seven_arms(mnist_sample, tmp_path):
+    config = UtilityConfig(
+        **TINY, label_scarce=True, teacher_steps=2, pseudo_label_min_confidence=0.0, pseudo_label_max_per_class=3
+    )
+    result, _, reused = utility.run_or_load(
+        mnist_sample, "fp-test", 20, 0, config, tmp_path / "experiments", tmp_path / "work"
+    )
+    assert not reused and set(result["accuracy"]) == set(ARMS) | {"e", "f", "g"}
+    scarce = result["label_scarce"]
+    # The pool is every training image outside the N; confidence 0 keeps every prediction, capped
+    # at 3 per class (a 2-step teacher predicts only some classes).
+    count = scarce["pseudo_labels"]
+    assert scarce["pool_count"] == 8000 - 20 and 0 < count == sum(scarce["pseudo_per_class"])
+    assert max(scarce["pseudo_per_class"]) == 3
+    assert scarce["teacher_test_accuracy"] == result["accuracy"]["e"] and 0 <= scarce["pseudo_label_accuracy"] <= 1
+    assert scarce["synthetic"]["generated"] == 50 and scarce["synthetic"]["accepted"] == 50
+    # real_share 0.5: f mixes like d (20 real x3 + 50 synthetic), g the same way with the pseudo-labelled rows.
+    assert result["train_sizes"]["f"] == 110 and result["train_sizes"]["g"] == 20 * math.ceil(count / 20) + count
+    assert result["train_sizes"]["e"] == 8000
+    assert utility.run_or_load(mnist_sample, "fp-test", 20, 0, config, tmp_path / "experiments", tmp_path / "work")[2]
+
+
 def test_size_larger_than_the_data_is_refused(mnist_sample, tmp_path):
     with pytest.raises(UtilityError, match="larger than the 8000"):
         utility.run_experiment(
-            mnist_sample.train_images, mnist_sample.train_labels, mnist_sample.test_images,
-            mnist_sample.test_labels, 10, 9000, 0, UtilityConfig(**TINY), tmp_path,
+            mnist_sample.train_images,
+            mnist_sample.train_labels,
+            mnist_sample.test_images,
+            mnist_sample.test_labels,
+            10,
+            9000,
+            0,
+            UtilityConfig(**TINY),
+            tmp_path,
         )
