@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -81,16 +83,39 @@ def check_labels(
     return array
 
 
+# zlib level 1 with no PNG row filter: on MNIST digits 5x faster than Pillow's default encoder
+# and 5 % smaller (benchmarks/png_encode.py); filters only pay off on smooth photographs.
+PNG_COMPRESS_LEVEL = 1
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+
+
+def encode_pngs(images: np.ndarray, level: int = PNG_COMPRESS_LEVEL) -> list[bytes]:
+    """Encodes a batch of grayscale uint8 images (N, H, W) as 8-bit grayscale PNG bytes, one entry per image.
+
+    The header is built once per batch and each image is one zlib call, which is what makes this
+    several times faster than an encoder object per image.
+    """
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(f"expected uint8 grayscale images (N, H, W), got shape {images.shape} {images.dtype}")
+    count, height, width = images.shape
+    head = _PNG_SIGNATURE + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    tail = _png_chunk(b"IEND", b"")
+    # Every scanline starts with its filter type; 0 (none) keeps the pixels as they are.
+    scanlines = np.zeros((count, height, width + 1), dtype=np.uint8)
+    scanlines[:, :, 1:] = images
+    return [head + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + tail for rows in scanlines]
+
+
 def encode_png(image: np.ndarray) -> bytes:
     """Encodes one grayscale uint8 image (H, W) or (H, W, 1) as PNG bytes."""
-    buffer = io.BytesIO()
-    Image.fromarray(_as_uint8_2d(image), mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def encode_pngs(images: np.ndarray) -> list[bytes]:
-    """Encodes a batch of grayscale uint8 images as PNG bytes, one entry per image."""
-    return [encode_png(image) for image in images]
+    return encode_pngs(_as_uint8_2d(image)[None])[0]
 
 
 def decode_png(data: bytes) -> np.ndarray:
