@@ -12,6 +12,10 @@ measured at its largest, and a tiny generator's poor samples do not shrink it. A
 is written to ``--results-dir`` as it finishes; a size already measured is skipped (resumable),
 unless ``--force``. ``table.md`` summarises every size measured so far.
 
+``--read-ahead-ab SAMPLES`` times the quality step alone, without and with the chunk read-ahead
+(:mod:`gan_core.readahead`), in alternating rounds in one process; ``read-ahead-<SAMPLES>.json``
+holds the medians, the ratio and whether the staged rows were byte-identical.
+
 ``--read ROWS`` measures the read side instead: the tf.data loader's decode throughput (img/s,
 the median of ``--passes`` passes) over a version of ROWS real digits (the bundled sample,
 repeated), published locally and to ``s3://`` on a moto server the benchmark starts. The loader
@@ -21,6 +25,7 @@ the same process, pass for pass beside the current one; ``read-<ROWS>.json`` hol
 Usage::
 
     .venv/bin/python benchmarks/generation_scale.py --read 20000 --passes 5   # loader img/s
+    .venv/bin/python benchmarks/generation_scale.py --read-ahead-ab 100000 --rounds 3 --generator-dir DIR
     .venv/bin/python benchmarks/generation_scale.py                          # 10k, 100k, 1M
     .venv/bin/python benchmarks/generation_scale.py --sizes 10000 100000 --generator-dir outputs/work/runs/<run>/generator
     .venv/bin/python benchmarks/generation_scale.py --sizes 2000 --prepare-steps 20 --judge-epochs 1 \\
@@ -270,6 +275,53 @@ def measure_read(arguments: argparse.Namespace) -> dict:
     return result
 
 
+def measure_read_ahead(arguments: argparse.Namespace, prepared: dict) -> dict:
+    """Times the quality step on ``--read-ahead-ab`` samples without and with read-ahead, round by round.
+
+    Both run in this process, alternating (the order flips every round), on the same generator and
+    judges; the staged accepted rows of every run must be byte-identical.
+    """
+    import numpy as np
+
+    from gan_core.io.hashing import sha256_file
+    from gan_core.machine import machine_info
+    from gan_core.quality.stage import READ_AHEAD_CHUNKS, quality_stage
+
+    judge_config, quality = _configs(arguments)
+    work, size = Path(prepared["work"]), arguments.read_ahead_ab
+    depths = {"serial": 0, "read-ahead": READ_AHEAD_CHUNKS}
+    seconds: dict[str, list[float]] = {name: [] for name in depths}
+    digests = set()
+    load_before = os.getloadavg()
+    for round_index in range(arguments.rounds):
+        order = list(depths) if round_index % 2 == 0 else list(reversed(depths))
+        for name in order:
+            started = time.perf_counter()
+            checked = quality_stage(
+                prepared["snapshot_dir"], prepared["generator_dir"], judge_config, quality(size),
+                str(work / "cache"), str(work / f"run-ab-{size}"), [], logger, read_ahead_chunks=depths[name],
+            )  # fmt: skip
+            seconds[name].append(round(time.perf_counter() - started, 2))
+            digests.add(sha256_file(Path(checked.accepted_path)))
+            logger.info("round %d %s: %.1f s", round_index + 1, name, seconds[name][-1])
+    shutil.rmtree(work / f"run-ab-{size}", ignore_errors=True)
+    medians = {name: float(np.median(values)) for name, values in seconds.items()}
+    return {
+        "samples": size,
+        "rounds": arguments.rounds,
+        "read_ahead_chunks": READ_AHEAD_CHUNKS,
+        "seconds": seconds,
+        "median_seconds": medians,
+        "median_samples_per_second": {name: round(size / value, 1) for name, value in medians.items()},
+        "speedup": round(medians["serial"] / medians["read-ahead"], 3),
+        "staged_rows_identical": len(digests) == 1,
+        "generator_dir": prepared["generator_dir"],
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+        "machine": machine_info(),
+    }
+
+
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), help="samples in all, per run")
@@ -283,6 +335,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--read", type=int, help="measure the loader's img/s over a version of this many rows")
     parser.add_argument("--passes", type=int, default=5, help="timed passes per loader (--read)")
     parser.add_argument("--batch-size", type=int, default=256, help="loader batch size (--read)")
+    parser.add_argument(
+        "--read-ahead-ab", type=int, help="time the quality step on this many samples without and with read-ahead"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per variant (--read-ahead-ab)")
     parser.add_argument("--force", action="store_true", help="measure sizes that already have a result")
     parser.add_argument("--keep-outputs", action="store_true", help="keep the staged and published rows")
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
@@ -305,6 +361,17 @@ def main(argv: list[str] | None = None) -> int:
         path = results_dir / f"read-{arguments.read}.json"
         path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
         print(json.dumps({key: result[key] for key in ("local", "s3")}, indent=2))
+        return 0
+    if arguments.read_ahead_ab is not None:
+        prepared_path = results_dir / "work" / "prepared.json"
+        if arguments.generator_dir is not None or not prepared_path.exists():
+            prepared, _, _ = run_child(arguments, ["--prepare"])
+            prepared_path.parent.mkdir(exist_ok=True)
+            prepared_path.write_text(json.dumps(prepared))
+        result = measure_read_ahead(arguments, json.loads(prepared_path.read_text()))
+        path = results_dir / f"read-ahead-{arguments.read_ahead_ab}.json"
+        path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+        logger.info("read-ahead: %s", {key: result[key] for key in ("median_samples_per_second", "speedup")})
         return 0
     if arguments.prepare or arguments.measure is not None:  # a child: do the work, answer in JSON
         prepared = json.loads((results_dir / "work" / "prepared.json").read_text()) if arguments.measure else None

@@ -27,6 +27,7 @@ from gan_core.io.fsutil import atomic_write_bytes, npz_bytes
 from gan_core.io.hashing import sha256_tree
 from gan_core.quality.stage import (
     GRID_PER_CLASS,
+    READ_AHEAD_CHUNKS,
     QualityOutcome,
     finish_stage,
     load_judges,
@@ -36,6 +37,7 @@ from gan_core.quality.stage import (
 from gan_core.quality.staging import STAGED_FILE, AcceptedRowsWriter, iter_staged
 from gan_core.quality.streaming import judge_chunk, subsample_rows
 from gan_core.quality.tally import SampleTally
+from gan_core.readahead import read_ahead
 
 Logger = logging.Logger | logging.LoggerAdapter
 
@@ -131,7 +133,7 @@ def score_shard(plan: ShardPlan, inputs: QualityInputs, index: int, logger: Logg
     )
     offset = start
     with AcceptedRowsWriter(staged_path, plan.side) as staged:
-        for images, labels in chunks:
+        for images, labels in read_ahead(chunks, READ_AHEAD_CHUNKS):
             probabilities, confidences, accepted, second_agrees = judge_chunk(
                 judge, second_judge, images, labels, quality_config.gate.min_confidence
             )

@@ -23,8 +23,11 @@ from gan_core.io.fsutil import atomic_write_json
 from gan_core.quality.report import label_agreement, report_markdown
 from gan_core.quality.staging import STAGED_FILE, AcceptedRowsWriter
 from gan_core.quality.streaming import StreamingEvaluation
+from gan_core.readahead import read_ahead
 
 GRID_PER_CLASS = 12
+# Chunks generated ahead in a background thread while the current one is judged and staged.
+READ_AHEAD_CHUNKS = 1
 
 
 @dataclass(frozen=True)
@@ -143,10 +146,12 @@ def quality_stage(
     logger: logging.Logger | logging.LoggerAdapter,
     teacher_dir: str | None = None,
     pseudo_path: str | None = None,
+    read_ahead_chunks: int = READ_AHEAD_CHUNKS,
 ) -> QualityOutcome:
     """Generates samples, scores them with the judge and applies the gate; never publishes.
 
     ``teacher_dir`` and ``pseudo_path`` switch on label-scarce judging (:func:`load_judges`).
+    ``read_ahead_chunks`` chunks are generated ahead while one is judged (0: one after another).
     """
     from gan_core.gan.sampling import load_generator  # TensorFlow: only when the stage runs
 
@@ -159,9 +164,10 @@ def quality_stage(
     accepted_path = out_dir / STAGED_FILE
     grid = imaging.FirstPerClass(len(splits.class_names), GRID_PER_CLASS, splits.test_images.shape[1])
     with AcceptedRowsWriter(accepted_path, splits.test_images.shape[1]) as staged:
-        for images, labels in generator.iter_per_class(
+        chunks = generator.iter_per_class(
             quality_config.samples_per_class, quality_config.seed, quality_config.chunk_size
-        ):
+        )
+        for images, labels in read_ahead(chunks, read_ahead_chunks):
             confidences, accepted = stream.add(images, labels)
             staged.write(images[accepted], labels[accepted], confidences[accepted])
             grid.add(images[accepted], labels[accepted])

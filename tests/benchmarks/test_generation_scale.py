@@ -66,3 +66,17 @@ def test_the_read_mode_times_both_loaders_locally_and_on_s3(tmp_path):
             abs=0.01,
         )
     assert not list(tmp_path.glob("work*"))  # the published copies lived in a temporary directory
+
+
+@pytest.mark.slow
+def test_the_read_ahead_mode_times_both_variants_on_identical_staged_rows(tmp_path):
+    done = run(tmp_path, "--read-ahead-ab", "3000", "--rounds", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads((tmp_path / "read-ahead-3000.json").read_text())
+    assert result["samples"] == 3000 and result["rounds"] == 2 and result["read_ahead_chunks"] >= 1
+    assert {name: len(values) for name, values in result["seconds"].items()} == {"serial": 2, "read-ahead": 2}
+    assert result["staged_rows_identical"] is True  # reading ahead changes no sample
+    assert result["speedup"] == pytest.approx(
+        result["median_seconds"]["serial"] / result["median_seconds"]["read-ahead"], abs=0.001
+    )
+    assert not (tmp_path / "work" / "run-ab-3000").exists()
