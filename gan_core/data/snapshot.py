@@ -29,7 +29,7 @@ from gan_core.data.sources import load_source
 from gan_core.data.splits import DataError, LabeledSplits
 from gan_core.data.subset import label_blind_split, stratified_subset
 from gan_core.data.unlabeled import read_unlabeled_source
-from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json, staged_directory, stable_npz_bytes
+from gan_core.io.fsutil import atomic_write_bytes, atomic_write_json, staged_directory, npz_bytes
 from gan_core.io.hashing import sha256_file
 
 logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
@@ -258,7 +258,7 @@ def write_snapshot(
     counts = _counts(arrays, splits.class_names)
     try:
         with staged_directory(final) as stage:
-            atomic_write_bytes(stage / "arrays.npz", stable_npz_bytes(arrays))
+            atomic_write_bytes(stage / "arrays.npz", npz_bytes(arrays))
             meta = {
                 "format_version": _SNAPSHOT_FORMAT,
                 "fingerprint": fingerprint,
@@ -272,7 +272,7 @@ def write_snapshot(
             }
             if pool is not None:
                 # Images only: the pool's labels were dropped above and are not stored anywhere.
-                atomic_write_bytes(stage / POOL_FILE, stable_npz_bytes({"images": pool}))
+                atomic_write_bytes(stage / POOL_FILE, npz_bytes({"images": pool}))
                 meta["pool"] = {
                     "count": int(len(pool)),
                     "npz_sha256": sha256_file(stage / POOL_FILE),

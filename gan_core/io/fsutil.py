@@ -80,21 +80,10 @@ def staged_directory(final: Path) -> Iterator[Path]:
 
 
 def npz_bytes(arrays: dict) -> bytes:
-    """The bytes of an uncompressed ``.npz`` holding ``arrays`` (write them with :func:`atomic_write_bytes`)."""
-    import io
+    """The bytes of an uncompressed ``.npz`` of ``arrays``; the same arrays always give the same bytes.
 
-    import numpy as np
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
-
-def stable_npz_bytes(arrays: dict) -> bytes:
-    """Like :func:`npz_bytes`, but the same arrays always give the same bytes.
-
-    ``np.savez`` stamps each member with the current time, so equal contents written a few
-    seconds apart hash differently; a fixed stamp makes the file's sha256 a content hash.
+    Every member gets a fixed stamp and no pickles, written here rather than left to
+    ``np.savez``, so the file's sha256 is a content hash whatever numpy version wrote it.
     """
     import io
     import zipfile

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_core.config import PseudoLabelConfig
-from gan_core.io.fsutil import stable_npz_bytes, staged_directory
+from gan_core.io.fsutil import npz_bytes, staged_directory
 from gan_core.io.hashing import payload_digest, sha256_file
 
 PSEUDO_FILE = "pseudo.npz"
@@ -169,7 +169,7 @@ def pseudo_label_stage(
     try:
         with staged_directory(out_dir) as staging:
             (staging / PSEUDO_FILE).write_bytes(
-                stable_npz_bytes({"images": images, "labels": labels, "confidences": confidences})
+                npz_bytes({"images": images, "labels": labels, "confidences": confidences})
             )
             meta["pseudo_sha256"] = sha256_file(staging / PSEUDO_FILE)
             Judge(teacher.model, accuracy, {"role": "teacher", "seed": int(seed)}).save(staging / TEACHER_DIR)
