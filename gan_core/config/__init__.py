@@ -16,6 +16,7 @@ from gan_core.config.data import DataConfig
 from gan_core.config.gan import (
     DEFAULT_PROFILE,
     DIFFAUGMENT_AUTO_MAX_IMAGES,
+    DIFFAUGMENT_POLICIES,
     EXTENDABLE_TRAIN_FIELDS,
     PROFILE_NAMES,
     TRAINING_PROFILES,
@@ -25,6 +26,7 @@ from gan_core.config.gan import (
     ModelConfig,
     PrecisionPolicy,
     TrainConfig,
+    check_diffaugment,
     profile_configs,
 )
 from gan_core.config.publish import _DATASET_NAME_PATTERN, PublishConfig
@@ -39,6 +41,7 @@ __all__ = [
     "DEFAULT_PROFILE",
     "DEFAULT_WORK_ROOT",
     "DIFFAUGMENT_AUTO_MAX_IMAGES",
+    "DIFFAUGMENT_POLICIES",
     "EXTENDABLE_TRAIN_FIELDS",
     "PROFILE_NAMES",
     "STREAM_BLOCK",
@@ -58,5 +61,6 @@ __all__ = [
     "QualityConfig",
     "TeacherConfig",
     "TrainConfig",
+    "check_diffaugment",
     "profile_configs",
 ]

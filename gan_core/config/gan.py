@@ -42,6 +42,24 @@ class ModelConfig(_Config):
 # 0.904 -> 0.9505 (README, "How good are the samples?"). The crossover in between is not measured.
 DIFFAUGMENT_AUTO_MAX_IMAGES = 2000
 
+# The DiffAugment transforms gan_core.gan.diffaugment implements, named here so that checking a
+# policy does not import TensorFlow.
+DIFFAUGMENT_POLICIES = ("color", "cutout", "translation")
+
+
+def check_diffaugment(value: str) -> str:
+    """``value`` when it is 'auto' or comma-separated names of DIFFAUGMENT_POLICIES ('' is none).
+
+    Raises:
+        ValueError: naming the unknown policies and the known ones.
+    """
+    if value == "auto":
+        return value
+    unknown = [name for name in value.split(",") if name and name not in DIFFAUGMENT_POLICIES]
+    if unknown:
+        raise ValueError(f"unknown DiffAugment policies {unknown}: choose from {sorted(DIFFAUGMENT_POLICIES)}")
+    return value
+
 
 class TrainConfig(_Config):
     """How the GAN is trained.
@@ -92,13 +110,7 @@ class TrainConfig(_Config):
     @field_validator("diffaugment")
     @classmethod
     def _check_policies(cls, value: str) -> str:
-        if value == "auto":
-            return value
-        known = {"color", "translation", "cutout"}
-        unknown = [p for p in value.split(",") if p and p not in known]
-        if unknown:
-            raise ValueError(f"unknown DiffAugment policies {unknown}: choose from {sorted(known)}")
-        return value
+        return check_diffaugment(value)
 
     def for_training_set(self, num_images: int) -> "TrainConfig":
         """This config with ``diffaugment='auto'`` resolved for a training set of ``num_images``."""
