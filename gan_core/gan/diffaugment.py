@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from gan_core.config import check_diffaugment
+
 _BACKGROUND = -1.0  # black in [-1, 1]
 
 
@@ -54,16 +56,13 @@ _POLICIES = {"color": _color, "translation": _translation, "cutout": _cutout}
 
 
 def parse_policy(policy: str) -> tuple[str, ...]:
-    """Splits a comma-separated policy string, rejecting unknown names."""
+    """Splits a comma-separated policy string, rejecting unknown names (:func:`gan_core.config.check_diffaugment`)."""
     if policy == "auto":
         raise ValueError(
             "DiffAugment 'auto' depends on the training set: resolve it with TrainConfig.for_training_set(n)"
         )
-    names = tuple(name for name in policy.split(",") if name)
-    unknown = [name for name in names if name not in _POLICIES]
-    if unknown:
-        raise ValueError(f"unknown DiffAugment policies {unknown}: choose from {sorted(_POLICIES)}")
-    return names
+    check_diffaugment(policy)
+    return tuple(name for name in policy.split(",") if name)
 
 
 def diff_augment(images: tf.Tensor, policy: tuple[str, ...], rng: tf.random.Generator) -> tf.Tensor:

@@ -1,9 +1,10 @@
 """The downstream-utility benchmark: does GAN data help a classifier trained on N real images?
 
 Modules: ``config`` (:class:`UtilityConfig`, the arms, the quick preset), ``stats`` (mean +- std
-and paired-by-seed gains with Student-t intervals), ``report`` (markdown table and plot) and
-``run`` (one (N, seed) experiment, the protocol, and its result cache). This package re-exports
-their public names, so ``from gan_core.experiments import utility`` is enough.
+and paired-by-seed gains with Student-t intervals), ``report`` (markdown table and plot), ``run``
+(one (N, seed) experiment, the protocol, and its result cache), ``label_scarce`` (its arms e-g)
+and ``mixing`` (real rows repeated and mixed with synthetic ones). This package re-exports their
+public names, so ``from gan_core.experiments import utility`` is enough.
 """
 
 from gan_core.experiments.utility.config import (
@@ -19,11 +20,11 @@ from gan_core.experiments.utility.config import (
     UtilityError,
     preset,
 )
+from gan_core.experiments.utility.mixing import mix_real_and_synthetic
 from gan_core.experiments.utility.report import format_table, utility_png
 from gan_core.experiments.utility.run import (
     experiment_name,
     load_result,
-    mix_real_and_synthetic,
     run_experiment,
     run_or_load,
     save_result,

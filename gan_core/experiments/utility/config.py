@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gan_core.config import PrecisionPolicy
+from gan_core.config import PrecisionPolicy, check_diffaugment
 from gan_core.io.hashing import payload_digest
 
 ARMS: tuple[str, ...] = ("a", "b", "c", "d")
@@ -125,11 +125,8 @@ class UtilityConfig(BaseModel):
     @field_validator("diffaugment")
     @classmethod
     def _check_diffaugment(cls, value: str | None) -> str | None:
-        from gan_core.config import TrainConfig
-
-        if value is not None:
-            TrainConfig(diffaugment=value)  # its validator names unknown policies
-        return value
+        # TrainConfig's own check: the value becomes its diffaugment.
+        return value if value is None else check_diffaugment(value)
 
     def resolved(self) -> dict:
         """Returns a JSON-ready dict of every field, defaults included."""

@@ -52,36 +52,11 @@ from typing import Mapping
 import numpy as np
 
 from gan_core.experiments.utility.config import ARM_NAMES, RESULT_FORMAT, UtilityConfig, UtilityError
+from gan_core.experiments.utility.label_scarce import ScarceInputs, label_scarce_arms
+from gan_core.experiments.utility.mixing import mix_real_and_synthetic, repeat_to
 from gan_core.io.fsutil import atomic_write_json
 
 logger = logging.getLogger(__name__)
-
-
-def _repeat_to(images: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Repeats the rows whole until there are at least ``count`` (an epoch covers each row equally)."""
-    times = max(1, math.ceil(count / len(images)))
-    return np.concatenate([images] * times), np.concatenate([labels] * times)
-
-
-def mix_real_and_synthetic(
-    real_images: np.ndarray,
-    real_labels: np.ndarray,
-    synthetic_images: np.ndarray,
-    synthetic_labels: np.ndarray,
-    real_share: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Real plus synthetic rows, with real rows repeated whole until they are >= ``real_share``.
-
-    Appending thousands of synthetic rows to 100 real ones would leave the real images a few
-    percent of every batch; repeating them keeps each batch (in expectation) at least
-    ``real_share`` real, the usual way to mix generated data in.
-    """
-    if not 0 <= real_share < 1:
-        raise UtilityError(f"real_share must be in [0, 1), got {real_share}")
-    wanted = math.ceil(real_share / (1 - real_share) * len(synthetic_labels))
-    if wanted > len(real_labels):
-        real_images, real_labels = _repeat_to(real_images, real_labels, wanted)
-    return np.concatenate([real_images, synthetic_images]), np.concatenate([real_labels, synthetic_labels])
 
 
 def experiment_name(size: int, seed: int) -> str:
@@ -178,7 +153,7 @@ def run_experiment(
     generator = load_generator(trained.generator_dir)
     synthetic_images, synthetic_labels = generator.generate_per_class(config.synthetic_per_class, seed)
     judge_config = JudgeConfig(epochs=config.judge_epochs, seed=seed, augment=True)
-    judge_images, judge_labels = _repeat_to(
+    judge_images, judge_labels = repeat_to(
         real_images, real_labels, math.ceil(config.judge_min_steps * judge_config.batch_size / config.judge_epochs)
     )
     judge = train_judge(
@@ -209,20 +184,21 @@ def run_experiment(
     }
     accuracy, train_sizes, scarce = {}, {}, None
     if config.label_scarce and size != 0:
-        scarce = _label_scarce_arms(
-            train_images,
-            train_labels,
-            test_images,
-            test_labels,
-            num_classes,
-            size,
-            seed,
-            config,
-            (model_config, train_config),
-            Path(work_dir),
-            class_names,
-            seconds,
+        inputs = ScarceInputs(
+            train_images=train_images,
+            train_labels=train_labels,
+            test_images=test_images,
+            test_labels=test_labels,
+            num_classes=num_classes,
+            size=size,
+            seed=seed,
+            config=config,
+            model_config=model_config,
+            train_config=train_config,
+            work_dir=Path(work_dir),
+            class_names=class_names,
         )
+        scarce = label_scarce_arms(inputs, seconds)
         arm_data.update(scarce.pop("arm_data"))
         accuracy["e"], train_sizes["e"] = scarce["teacher_test_accuracy"], n_real + scarce["pool_count"]
     elif config.label_scarce:
@@ -282,109 +258,6 @@ def run_experiment(
         "config": config.resolved(),
         "experiment_key": config.experiment_key(),
         "data_fingerprint": data_fingerprint,
-    }
-
-
-def _label_scarce_arms(
-    train_images,
-    train_labels,
-    test_images,
-    test_labels,
-    num_classes,
-    size,
-    seed,
-    config,
-    gan_configs,
-    work_dir,
-    class_names,
-    seconds,
-) -> dict:
-    """Teacher, pseudo-labels and the label-scarce GAN for arms e-g; returns their data and facts.
-
-    The pool is every training image outside the stratified N (the same draw as the other
-    arms'). Its labels are read once, after every model here is trained, only to score the
-    pseudo-labels for the result file.
-    """
-    from gan_core.data import stratified_subset
-    from gan_core.gan.sampling import load_generator
-    from gan_core.gan.train import train_gan
-    from gan_core.quality.judge import arrays_fingerprint
-    from gan_core.quality.report import label_confidences
-    from gan_core.semisup import train_teacher
-    from gan_core.semisup.stage import confident_rows
-
-    pseudo_config = config.teacher_config()
-    # The stratified draw on row numbers gives the rows of the other arms' N images.
-    chosen = stratified_subset(np.arange(len(train_labels)), train_labels, size, seed)[0]
-    labeled_images, labeled_labels = train_images[chosen], train_labels[chosen].astype(np.int64)
-    pool_rows = np.setdiff1d(np.arange(len(train_labels)), chosen)
-    pool = train_images[pool_rows]
-    tick = time.perf_counter()
-    teacher = train_teacher(
-        labeled_images,
-        labeled_labels,
-        pool,
-        pseudo_config.teacher.model_copy(update={"num_classes": num_classes}),
-        seed,
-    )
-    teacher_accuracy = teacher.accuracy(test_images, test_labels)
-    probabilities = teacher.predict_proba(pool)
-    confident = confident_rows(probabilities, pseudo_config.min_confidence, pseudo_config.max_per_class)
-    pseudo_images, pseudo_labels = pool[confident], probabilities[confident].argmax(axis=1).astype(np.int64)
-    seconds["teacher"] = time.perf_counter() - tick
-    logger.info(
-        "N=%d seed %d teacher: test accuracy %.4f; %d of %d pool images pseudo-labelled",
-        size,
-        seed,
-        teacher_accuracy,
-        len(pseudo_labels),
-        len(pool),
-    )
-
-    # The GAN of this mode: real N + pseudo-labelled pool; its own run directory per pseudo set.
-    tick = time.perf_counter()
-    model_config, train_config = gan_configs
-    pseudo_digest = arrays_fingerprint(pseudo_images, pseudo_labels)[:12]
-    trained = train_gan(
-        np.concatenate([labeled_images, pseudo_images]),
-        np.concatenate([labeled_labels, pseudo_labels]),
-        model_config.model_copy(update={"num_classes": num_classes}),
-        train_config,
-        work_dir / f"gan-scarce-{pseudo_digest}",
-        class_names=class_names,
-    )
-    synthetic_images, synthetic_labels = load_generator(trained.generator_dir).generate_per_class(
-        config.synthetic_per_class, seed
-    )
-    synthetic_probabilities = teacher.predict_proba(synthetic_images)
-    accepted = label_confidences(synthetic_probabilities, synthetic_labels) >= config.min_confidence
-    seconds["scarce_gan_sample_and_judge"] = time.perf_counter() - tick
-
-    f_images, f_labels = mix_real_and_synthetic(
-        labeled_images, labeled_labels, synthetic_images[accepted], synthetic_labels[accepted], config.real_share
-    )
-    g_images, g_labels = mix_real_and_synthetic(
-        labeled_images, labeled_labels, pseudo_images, pseudo_labels, config.real_share
-    )
-    # Evaluation only, after every model above is trained: how right were the pseudo-labels?
-    hidden = train_labels[pool_rows][confident]
-    return {
-        "arm_data": {"f": (f_images, f_labels, True), "g": (g_images, g_labels, True)},
-        "teacher_test_accuracy": teacher_accuracy,
-        "pool_count": int(len(pool)),
-        "pseudo_config": pseudo_config.resolved(),
-        "pseudo_labels": int(len(pseudo_labels)),
-        "pseudo_per_class": np.bincount(pseudo_labels, minlength=num_classes).tolist(),
-        "pseudo_label_accuracy": float(np.mean(hidden == pseudo_labels)) if len(hidden) else None,
-        "gan_generator_hash": trained.generator_hash,
-        "synthetic": {
-            "generated": int(len(synthetic_labels)),
-            "accepted": int(accepted.sum()),
-            "acceptance_rate": float(accepted.mean()) if len(accepted) else 0.0,
-            "label_fidelity_before_rejection": float(
-                np.mean(np.argmax(synthetic_probabilities, axis=1) == synthetic_labels)
-            ),
-        },
     }
 
 

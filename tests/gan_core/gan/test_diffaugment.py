@@ -46,6 +46,14 @@ def test_unknown_policy_is_rejected():
         parse_policy("translation,rotate")
 
 
+def test_the_config_checks_the_policies_this_module_implements():
+    from gan_core.config import DIFFAUGMENT_POLICIES
+    from gan_core.gan.diffaugment import _POLICIES
+
+    assert sorted(_POLICIES) == sorted(DIFFAUGMENT_POLICIES)
+    assert parse_policy("cutout,,color") == ("cutout", "color")
+
+
 def test_auto_turns_translation_on_for_small_sets_and_off_for_large_ones():
     from gan_core.config import DIFFAUGMENT_AUTO_MAX_IMAGES, TrainConfig
 

@@ -10,23 +10,10 @@ import tensorflow as tf
 
 from gan_core import publish
 from gan_core.publish import loader
-from gan_core.publish import Rows
+from tests.gan_core.publish.sample_rows import rows
 
 CLASS_NAMES = [str(i) for i in range(10)]
 REAL_TRAIN, SYNTHETIC_TRAIN, REAL_TEST = 120, 80, 40
-
-
-def rows(count: int, source: str, split: str, seed: int) -> Rows:
-    rng = np.random.default_rng(seed)
-    synthetic = source == "synthetic"
-    return Rows(
-        images=rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8),
-        labels=rng.integers(0, 10, size=count).astype(np.int64),
-        source=source,
-        split=split,
-        judge_confidence=np.linspace(0, 1, count, dtype=np.float32) if synthetic else None,
-        generator_version="gen-1" if synthetic else None,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -20,23 +20,11 @@ from gan_core.io import store
 from gan_core.publish import PublishError, Rows, RowStream
 from gan_core.publish.remote import CLAIMS_DIR, claim_version, move_latest
 from gan_core.publish.versions import read_latest
+from tests.gan_core.publish.sample_rows import rows
 from tests.reliability.conftest import PROJECT, child_env
 
 CLASS_NAMES = [str(i) for i in range(10)]
 NAME = "digits"
-
-
-def rows(count: int, source: str, split: str, seed: int) -> Rows:
-    rng = np.random.default_rng(seed)
-    synthetic = source == "synthetic"
-    return Rows(
-        images=rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8),
-        labels=rng.integers(0, 10, size=count).astype(np.int64),
-        source=source,
-        split=split,
-        judge_confidence=np.linspace(0, 1, count, dtype=np.float32) if synthetic else None,
-        generator_version="gen-1" if synthetic else None,
-    )
 
 
 def standard_parts() -> list[Rows]:
