@@ -19,6 +19,7 @@ Usage::
 
     .venv/bin/python benchmarks/teacher.py                        # seeds 0 1 2, default budget
     .venv/bin/python benchmarks/teacher.py --seeds 0 --teacher-steps 400   # one reduced seed
+    .venv/bin/python benchmarks/teacher.py --seeds 0 --set ema_decay=0 --output-dir results/teacher/no-ema
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def _pool_truth(pool_images, sample) -> list[int]:
     return [by_pixels[image.tobytes()] for image in pool_images]
 
 
-def run_seed(labeled: int, seed: int, teacher_steps: int | None, baseline_min_steps: int) -> dict:
-    """Ingests, trains the teacher and the supervised baseline for one seed; returns the result document."""
+def run_seed(labeled: int, seed: int, teacher_settings: dict, baseline_min_steps: int) -> dict:
+    """Ingests, trains the teacher (``TeacherConfig`` fields in ``teacher_settings``) and the supervised
+    baseline for one seed; returns the result document."""
     import numpy as np
 
     from gan_core.config import TeacherConfig
@@ -62,7 +64,7 @@ def run_seed(labeled: int, seed: int, teacher_steps: int | None, baseline_min_st
         snapshot = write_snapshot(sample, Path(cache), labeled, seed, use_unlabeled=True)
         _, splits = load_snapshot(snapshot.path)
         pool = load_pool(snapshot.path)
-    config = TeacherConfig(**({} if teacher_steps is None else {"steps": teacher_steps}))
+    config = TeacherConfig(**teacher_settings)
     per_class = np.bincount(splits.train_labels, minlength=10).tolist()
     logger.info("seed %d: %d labeled (per class %s), pool %d", seed, labeled, per_class, len(pool))
 
@@ -152,13 +154,22 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--labeled", type=int, default=100, help="N, the labeled images (default 100)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--teacher-steps", type=int, default=None, help="default: TeacherConfig's")
+    parser.add_argument(
+        "--set", dest="settings", action="append", default=[], metavar="FIELD=VALUE",
+        help="a TeacherConfig field for an ablation, e.g. --set ema_decay=0 (repeatable)",
+    )  # fmt: skip
     parser.add_argument("--baseline-min-steps", type=int, default=600)
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     arguments = parser.parse_args(argv)
     from gan_core.io.fsutil import atomic_write_json
 
+    settings = dict(setting.split("=", 1) for setting in arguments.settings if "=" in setting)
+    if len(settings) != len(arguments.settings):
+        parser.error(f"--set takes FIELD=VALUE, got {arguments.settings}")
+    if arguments.teacher_steps is not None:
+        settings["steps"] = arguments.teacher_steps
     for seed in arguments.seeds:
-        result = run_seed(arguments.labeled, seed, arguments.teacher_steps, arguments.baseline_min_steps)
+        result = run_seed(arguments.labeled, seed, settings, arguments.baseline_min_steps)
         atomic_write_json(arguments.output_dir / f"n{arguments.labeled}-seed{seed}.json", result)
     summary = summarise(arguments.output_dir)
     atomic_write_json(arguments.output_dir / "summary.json", summary)
