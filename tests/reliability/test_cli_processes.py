@@ -18,44 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from gan_core import publish
+from tests.cli_runs import cli_command, cli_env, published_manifest, run_cli
 from tests.reliability.conftest import PROJECT, child_env, wait_for
 
 pytestmark = pytest.mark.slow
 
-OPEN_GATE = [
-    "--min-confidence", "0", "--max-label-fidelity-gap", "1", "--max-second-judge-gap", "1",
-    "--max-fid-ratio", "1e9", "--max-memorization-rate", "1", "--min-acceptance-rate", "0",
-    "--min-judge-accuracy", "0", "--min-coverage", "0",
-]  # fmt: skip
 CHECKPOINT_EVERY = 10
-
-
-def _command(tmp_path: Path, name: str, *extra: str) -> list[str]:
-    script = Path(sys.executable).with_name("gan-augment")
-    program = [str(script)] if script.exists() else [sys.executable, "-m", "flows.cli"]
-    return [
-        *program, "run", "--source", "sample", "--real-labeled-limit", "512", "--steps", "60",
-        "--batch-size", "32", "--checkpoint-every", str(CHECKPOINT_EVERY), "--samples-per-class", "10",
-        "--judge-epochs", "1", "--dataset-name", "tiny", "--output-root", str(tmp_path / name / "datasets"),
-        "--work-root", str(tmp_path / name / "work"), *OPEN_GATE, *extra,
-    ]  # fmt: skip
-
-
-def _env(tmp_path: Path) -> dict:
-    home = tmp_path / "prefect-home"
-    home.mkdir(exist_ok=True)
-    env = child_env(
-        PREFECT_HOME=str(home),
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90",
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-    )
-    env.pop("PREFECT_API_URL", None)  # each CLI run starts its own temporary server
-    return env
-
-
-def _run(command: list[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900)
 
 
 def descendants(pid: int) -> set[int]:
@@ -91,20 +59,14 @@ def _latest_checkpoint(work: Path) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _published(output_root: Path) -> dict:
-    version = publish.resolve_version(output_root / "tiny")
-    publish.verify(version)
-    return publish.read_manifest(version)
-
-
 def test_sigkill_mid_training_resumes_to_the_same_generator_and_leaves_no_orphans(tmp_path):
-    env = _env(tmp_path)
-    uninterrupted = _run(_command(tmp_path, "whole"), env)
+    env = cli_env(tmp_path)
+    uninterrupted = run_cli(cli_command(tmp_path, "whole", "--checkpoint-every", str(CHECKPOINT_EVERY)), env)
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
     assert "E0000" not in uninterrupted.stderr  # the grappler remapper line is gone
-    expected = _published(tmp_path / "whole" / "datasets")
+    expected = published_manifest(tmp_path / "whole" / "datasets")
 
-    command = _command(tmp_path, "killed")
+    command = cli_command(tmp_path, "killed", "--checkpoint-every", str(CHECKPOINT_EVERY))
     cli = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     work = tmp_path / "killed" / "work"
     children: set[int] = set()
@@ -123,16 +85,16 @@ def test_sigkill_mid_training_resumes_to_the_same_generator_and_leaves_no_orphan
         lambda: not any(alive(pid) for pid in children), 15, f"children {sorted(children)} of the killed CLI to end"
     )
 
-    resumed = _run(command, env)
+    resumed = run_cli(command, env)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resumed from step {at_kill}" in resumed.stderr  # lost at most one checkpoint interval
-    got = _published(tmp_path / "killed" / "datasets")
+    got = published_manifest(tmp_path / "killed" / "datasets")
     assert got["generator_hash"] == expected["generator_hash"]
     assert [s["sha256"] for s in got["shards"]] == [s["sha256"] for s in expected["shards"]]
 
 
 def test_expected_failures_end_in_one_line_with_their_exit_code(tmp_path):
-    env = _env(tmp_path)
+    env = cli_env(tmp_path)
     idx = tmp_path / "one-digit"
     from tests.reliability.test_hostile_input import DATA_CASES, write_idx_dir
 
@@ -146,7 +108,7 @@ def test_expected_failures_end_in_one_line_with_their_exit_code(tmp_path):
         (["--min-confidence", "1.0", "--min-acceptance-rate", "none"], 5, "acceptance_rate 0.000 < min 0.000"),
     ]
     for extra, code, fragment in cases:
-        done = _run(_command(tmp_path, f"case{code}", *extra), env)
+        done = run_cli(cli_command(tmp_path, f"case{code}", "--checkpoint-every", str(CHECKPOINT_EVERY), *extra), env)
         last = done.stderr.strip().splitlines()[-1]
         assert done.returncode == code, done.stderr[-3000:]
         assert last.startswith("gan-augment: ") and fragment in last, last
