@@ -107,8 +107,10 @@ def test_custom_run_from_the_ui(
     page = browser_page
     _open_custom_run(page, prefect_server.url, tiny_on_demand["id"])
 
+    from playwright.sync_api import expect  # retries until the UI has re-rendered
+
     samples = _form_field(page, "samples_per_class", "input[type=number]")
-    assert samples.input_value() == str(TINY["samples_per_class"])  # prefilled from the deployment
+    expect(samples).to_have_value(str(TINY["samples_per_class"]))  # prefilled from the deployment
     samples.fill("12")
     _form_field(page, "dataset_name", "textarea").fill("e2e-ui")
     samples.scroll_into_view_if_needed()  # the form scrolls inside the app; full_page does not reach it
@@ -152,13 +154,20 @@ def test_label_scarce_run_from_the_ui(
     prefect_server, worker, api, tiny_on_demand, browser_page, timings, e2e_artifacts, tmp_path
 ):
     """A user switches the label-scarce mode on in the form: the teacher labels the pool and judges."""
+    from playwright.sync_api import expect  # retries until the UI has re-rendered
+
     page = browser_page
     _open_custom_run(page, prefect_server.url, tiny_on_demand["id"])
+    # The form fills in the deployment's parameters after it first renders; a click before
+    # that is undone. A prefilled field shows it has loaded.
+    expect(_form_field(page, "samples_per_class", "input[type=number]")).to_have_value(
+        str(TINY["samples_per_class"])
+    )
     # A boolean renders as a switch (a label with role=switch around a hidden checkbox).
     toggle = _form_field(page, "use_unlabeled", "[role=switch]")
-    assert toggle.get_attribute("aria-checked") == "false"  # off by default
+    expect(toggle).to_have_attribute("aria-checked", "false")  # off by default
     toggle.click()
-    assert toggle.get_attribute("aria-checked") == "true"
+    expect(toggle).to_have_attribute("aria-checked", "true")
     _form_field(page, "dataset_name", "textarea").fill("e2e-ui-scarce")
     toggle.scroll_into_view_if_needed()
     page.screenshot(path=str(e2e_artifacts / "ui-label-scarce-form.png"))
