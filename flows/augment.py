@@ -6,6 +6,7 @@ inside tasks, so reading this module (``prefect deploy``, the UI) stays fast.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -57,6 +58,28 @@ class AugmentParameterError(ValueError):
     """A flow parameter is invalid; raised before any data is read or model trained."""
 
 
+def default_dataset_name(source: str) -> str:
+    """The published dataset's name when none is given: '<what the source names>-augmented'.
+
+    MNIST routes give 'mnist-augmented'; a folder, Parquet path or IDX directory gives its last
+    path component, a tfds source its builder, lowercased to the allowed characters.
+    """
+    if source in ("auto", "sample"):
+        return "mnist-augmented"
+    kind, _, rest = source.partition(":")
+    if kind == "tfds":
+        stem = rest.split(":")[0].split("/")[0]
+    else:
+        path = Path(rest.rstrip("/\\"))
+        # A glob's own name is a pattern; its directory names the data.
+        if any(char in path.name for char in "*?["):
+            path = path.parent
+        # Hugging Face keeps the shards in <name>/data/: the dataset is the folder above.
+        stem = path.parent.name if path.name == "data" else path.stem
+    slug = re.sub(r"[^a-z0-9_-]+", "-", stem.lower()).strip("-_")[:54]
+    return f"{slug or 'dataset'}-augmented"
+
+
 def build_configs(parameters: dict) -> dict:
     """Turns the flat flow parameters into one typed config per concern, validating everything.
 
@@ -84,6 +107,9 @@ def build_configs(parameters: dict) -> dict:
         configs = {
             "data": DataConfig(
                 source=p["source"],
+                image_size=p["image_size"],
+                channels=p["channels"],
+                test_fraction=p["test_fraction"],
                 data_dir=p["data_dir"] or None,
                 real_labeled_limit=p["real_labeled_limit"],
                 seed=p["seed"],
@@ -101,7 +127,9 @@ def build_configs(parameters: dict) -> dict:
                 metrics=default_of(QualityConfig, "metrics") + (("cas",) if p["measure_cas"] else ()),
             ),
             "publish": PublishConfig(
-                output_root=p["output_root"], dataset_name=p["dataset_name"], include_real=p["include_real"]
+                output_root=p["output_root"],
+                dataset_name=p["dataset_name"] or default_dataset_name(p["source"]),
+                include_real=p["include_real"],
             ),
             "cluster": ClusterConfig(workers=p["dask_workers"], address=p["dask_address"]),
             "pseudo": PseudoLabelConfig(
@@ -141,11 +169,14 @@ def build_configs(parameters: dict) -> dict:
 @flow(name="augment", description="Grow a labeled dataset with a class-conditional GAN, judge it, publish it.")
 def augment(
     source: str = default_of(DataConfig, "source"),
+    image_size: bounded(DataConfig, "image_size") = default_of(DataConfig, "image_size"),
+    channels: Literal[1, 3] | None = default_of(DataConfig, "channels"),
+    test_fraction: bounded(DataConfig, "test_fraction") = default_of(DataConfig, "test_fraction"),
     data_dir: str | None = default_of(DataConfig, "data_dir"),
     real_labeled_limit: bounded(DataConfig, "real_labeled_limit") = None,
     use_unlabeled: bool = default_of(DataConfig, "use_unlabeled"),
     unlabeled_source: str | None = default_of(DataConfig, "unlabeled_source"),
-    dataset_name: str = default_of(PublishConfig, "dataset_name"),
+    dataset_name: str = "",
     output_root: str = str(default_of(PublishConfig, "output_root")),
     work_root: str = str(DEFAULT_WORK_ROOT),
     include_real: bool = default_of(PublishConfig, "include_real"),
@@ -191,8 +222,17 @@ def augment(
 
     Args:
         source: Real data: 'auto' (tfds mnist if prepared or downloadable, else the bundled
-            8k/2k MNIST sample), 'sample', 'tfds:BUILDER' (e.g. tfds:mnist) or 'idx:DIRECTORY'
-            (a directory of MNIST IDX files).
+            8k/2k MNIST sample), 'sample', 'folder:DIRECTORY' (class folders: DIRECTORY/CLASS/FILE,
+            or DIRECTORY/train|test/CLASS/FILE), 'parquet:FILE|DIRECTORY|GLOB' (a Hugging Face image
+            dataset saved as Parquet, e.g. a version this project published), 'tfds:BUILDER'
+            (any tfds image-classification builder) or 'idx:DIRECTORY' (MNIST IDX files).
+        image_size: Resize every image to this square side, 16-64 (non-square images are
+            center-cropped first, then resized with a Lanczos filter); empty keeps the data's own
+            size, which must then be the same for every image.
+        channels: Convert every image to 1 (grayscale) or 3 (RGB) channels; empty keeps the
+            data's mode (grayscale if every image is grayscale, else RGB).
+        test_fraction: Share of each class held out as the test split (seeded, stratified) when
+            the data has no test split of its own (no test folder, file or tfds split).
         data_dir: tfds data directory; empty uses ~/tensorflow_datasets.
         real_labeled_limit: Use only this many labeled real training images (stratified);
             empty uses all. This is the limited-data case the project is for.
@@ -204,7 +244,8 @@ def augment(
             checks their labels. Only the labeled images are ever published as real rows.
         unlabeled_source: More unlabeled images for the pool (needs use_unlabeled):
             'idx-images:FILE' (an IDX images file) or 'png-dir:DIRECTORY' (28x28 grayscale PNGs).
-        dataset_name: Name of the published dataset (a directory under output_root).
+        dataset_name: Name of the published dataset (a directory under output_root); empty names
+            it after the source, e.g. 'mnist-augmented' or '<folder name>-augmented'.
         output_root: Where published datasets live: a directory, or s3://BUCKET/PREFIX (credentials
             and endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL).
         work_root: Where snapshots, training runs, checkpoints and TensorBoard logs go.
@@ -295,11 +336,13 @@ def augment(
         "source_requested": source,
         "source_used": ingested.source_used,
         "source_fingerprint": ingested.fingerprint,
+        "split": ingested.split,
         "labeled_data": labeled_data,
         "pseudo_labels": pseudo_labels,
         "generator_hash": training.generator_hash,
         "parameters": parameters,
-        "configs": {name: config.resolved() for name, config in configs.items()},
+        # The model as trained: its class count and geometry come from the data.
+        "configs": {**{name: config.resolved() for name, config in configs.items()}, "model": training.model_config},
         "training_run": Path(training.run_dir).name,
         "flow_run_id": _flow_run_id(),
         "metrics": quality.metrics,

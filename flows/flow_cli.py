@@ -98,7 +98,12 @@ def add_flow_arguments(parser: argparse.ArgumentParser, flow_obj, exclude: Seque
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=parameter.default, help=help_text)
         elif typing.get_origin(kind) is typing.Literal:
-            parser.add_argument(flag, choices=typing.get_args(kind), default=parameter.default, help=help_text)
+            choices = typing.get_args(kind)
+            # Choices such as channels (1 or 3) are ints: parse the flag's text to the choices' type.
+            parse = _value_parser(type(choices[0]), optional, flag)
+            parser.add_argument(
+                flag, type=parse, choices=choices + ((None,) if optional else ()), default=parameter.default, help=help_text
+            )
         else:
             parse = _value_parser(kind, optional, flag)
             parser.add_argument(flag, type=parse, default=parameter.default, help=help_text, dest=name)

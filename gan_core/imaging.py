@@ -1,4 +1,8 @@
-"""PNG encoding and sample grids shared by training, the quality report and publishing."""
+"""Image arrays, PNG encoding and sample grids shared by every stage.
+
+Every stage holds images as uint8 ``(N, H, W, C)`` with ``C`` 1 (grayscale) or 3 (RGB):
+:func:`check_images` is the one place that enforces it, accepting ``(N, H, W)`` as grayscale.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +14,26 @@ import zlib
 import numpy as np
 from PIL import Image
 
+# Channel counts the project handles: grayscale and RGB.
+CHANNELS = (1, 3)
+# Square image sides every stage is built for (README "Bring your own images").
+MIN_SIDE, MAX_SIDE = 16, 64
 
-def _as_uint8_2d(image: np.ndarray) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim != 2 or array.dtype != np.uint8:
-        raise ValueError(f"expected a 2-D uint8 grayscale image, got shape {array.shape} {array.dtype}")
-    return array
+
+def as_4d(images: np.ndarray) -> np.ndarray:
+    """``images`` with a channel axis: (N, H, W) becomes (N, H, W, 1); 4-D arrays are unchanged."""
+    array = np.asarray(images)
+    return array[..., None] if array.ndim == 3 else array
 
 
 def check_images(
-    images: np.ndarray, what: str = "images", error: type[Exception] = ValueError, side: int | None = None
+    images: np.ndarray,
+    what: str = "images",
+    error: type[Exception] = ValueError,
+    side: int | None = None,
+    channels: int | None = None,
 ) -> np.ndarray:
-    """Returns ``images`` as a uint8 (N, H, W) array, dropping a trailing channel axis of 1.
+    """Returns ``images`` as uint8 (N, H, W, C), C in (1, 3); (N, H, W) is taken as grayscale.
 
     The one image check of the project: every stage passes its own error class and a name for
     the array, so the message says which input is wrong and how to fix it.
@@ -33,23 +43,28 @@ def check_images(
         what: Its name in the message, e.g. "training images" or "parts[1].images".
         error: The exception class to raise.
         side: Required height and width; None accepts any.
+        channels: Required channel count; None accepts 1 or 3.
 
     Raises:
-        error: not uint8, not (N, H, W) / (N, H, W, 1), or not ``side`` x ``side``.
+        error: not uint8, not (N, H, W) / (N, H, W, C), a channel count other than 1 or 3, or
+            not ``side`` x ``side`` / ``channels``.
     """
-    array = np.asarray(images)
-    if array.ndim == 4 and array.shape[-1] == 1:
-        array = array[..., 0]
-    shape_ok = array.ndim == 3 and (side is None or array.shape[1:] == (side, side))
-    expected = "(N, H, W)" if side is None else f"(N, {side}, {side})"
+    array = as_4d(images)
+    shape = "(N, H, W, C)" if side is None else f"(N, {side}, {side}, {channels or 'C'})"
     if array.dtype != np.uint8:
         raise error(
-            f"{what} must be uint8 grayscale of shape {expected}, got {array.shape} {array.dtype}; "
+            f"{what} must be uint8 of shape {shape}, got {array.shape} {array.dtype}; "
             "convert generator output with gan_core.imaging.to_uint8 first"
         )
-    if not shape_ok:
-        fix = "pass a stack of grayscale images, one per row" if array.ndim != 3 else f"resize them to {side}x{side}"
-        raise error(f"{what} must have shape {expected} (uint8 grayscale), got {array.shape}; {fix}")
+    if array.ndim != 4 or array.shape[-1] not in CHANNELS:
+        raise error(
+            f"{what} must have shape {shape} with C 1 (grayscale) or 3 (RGB), got {array.shape}; "
+            "pass a stack of images, one per row"
+        )
+    if side is not None and array.shape[1:3] != (side, side):
+        raise error(f"{what} must be {side}x{side}, got {array.shape[1]}x{array.shape[2]}; resize them to {side}x{side}")
+    if channels is not None and array.shape[-1] != channels:
+        raise error(f"{what} must have {channels} channel(s), got {array.shape[-1]}; convert them first")
     return array
 
 
@@ -87,6 +102,8 @@ def check_labels(
 # and 5 % smaller (benchmarks/png_encode.py); filters only pay off on smooth photographs.
 PNG_COMPRESS_LEVEL = 1
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# PNG colour types by channel count: 0 is grayscale, 2 is RGB.
+_PNG_COLOUR_TYPE = {1: 0, 3: 2}
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -94,52 +111,56 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def encode_pngs(images: np.ndarray, level: int = PNG_COMPRESS_LEVEL) -> list[bytes]:
-    """Encodes a batch of grayscale uint8 images (N, H, W) as 8-bit grayscale PNG bytes, one entry per image.
+    """Encodes uint8 images (N, H, W, C) as 8-bit grayscale (C=1) or RGB (C=3) PNG bytes, one per image.
 
-    The header is built once per batch and each image is one zlib call, which is what makes this
-    several times faster than an encoder object per image.
+    (N, H, W) is taken as grayscale. The header is built once per batch and each image is one
+    zlib call, which is what makes this several times faster than an encoder object per image.
     """
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"expected uint8 grayscale images (N, H, W), got shape {images.shape} {images.dtype}")
-    count, height, width = images.shape
-    head = _PNG_SIGNATURE + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    images = check_images(images, "images to encode")
+    count, height, width, channels = images.shape
+    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPE[channels], 0, 0, 0)
+    head = _PNG_SIGNATURE + _png_chunk(b"IHDR", header)
     tail = _png_chunk(b"IEND", b"")
     # Every scanline starts with its filter type; 0 (none) keeps the pixels as they are.
-    scanlines = np.zeros((count, height, width + 1), dtype=np.uint8)
-    scanlines[:, :, 1:] = images
+    scanlines = np.zeros((count, height, width * channels + 1), dtype=np.uint8)
+    scanlines[:, :, 1:] = images.reshape(count, height, width * channels)
     return [head + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + tail for rows in scanlines]
 
 
 def encode_png(image: np.ndarray) -> bytes:
-    """Encodes one grayscale uint8 image (H, W) or (H, W, 1) as PNG bytes."""
-    return encode_pngs(_as_uint8_2d(image)[None])[0]
+    """Encodes one uint8 image (H, W), (H, W, 1) or (H, W, 3) as PNG bytes."""
+    array = np.asarray(image)
+    return encode_pngs((array[..., None] if array.ndim == 2 else array)[None])[0]
 
 
-def decode_png(data: bytes) -> np.ndarray:
-    """Decodes PNG bytes to a (H, W) uint8 array."""
+def decode_png(data: bytes, channels: int | None = None) -> np.ndarray:
+    """Decodes PNG bytes to a uint8 (H, W, C) array.
+
+    Args:
+        data: The PNG file's bytes.
+        channels: 1 or 3 to convert to grayscale or RGB; None keeps grayscale as 1 channel and
+            turns any other mode into RGB.
+    """
     with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("L"), dtype=np.uint8)
+        if channels is None:
+            channels = 1 if image.mode in ("1", "L", "LA", "I", "I;16") else 3
+        return as_4d(np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)[None])[0]
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
-    """Maps generator output in [-1, 1] to uint8 pixels in [0, 255], dropping a channel axis of 1."""
-    array = np.asarray(images, dtype=np.float32)
-    if array.ndim == 4 and array.shape[-1] == 1:
-        array = array[..., 0]
+    """Maps generator output in [-1, 1] to uint8 pixels in [0, 255], shape (N, H, W, C)."""
+    array = as_4d(np.asarray(images, dtype=np.float32))
     return np.clip(np.rint((array + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def tile_grid(images: np.ndarray, columns: int, padding: int = 2) -> np.ndarray:
-    """Tiles (N, H, W) uint8 images row-major into one (rows*H, columns*W) image."""
-    images = np.asarray(images)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    count, height, width = images.shape
+    """Tiles (N, H, W, C) uint8 images row-major into one (rows*H, columns*W, C) image."""
+    images = as_4d(images)
+    count, height, width, channels = images.shape
     rows = max(1, -(-count // columns))
-    grid = np.zeros((rows * (height + padding) + padding, columns * (width + padding) + padding), dtype=np.uint8)
+    grid = np.zeros(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels), dtype=np.uint8
+    )
     for index, image in enumerate(images):
         row, column = divmod(index, columns)
         top = padding + row * (height + padding)
@@ -149,15 +170,14 @@ def tile_grid(images: np.ndarray, columns: int, padding: int = 2) -> np.ndarray:
 
 
 def class_grid(images: np.ndarray, labels: np.ndarray, num_classes: int, per_class: int) -> np.ndarray:
-    """Builds a grid with one row per class holding up to ``per_class`` of its images."""
-    images = np.asarray(images)
+    """Builds a grid (H', W', C) with one row per class holding up to ``per_class`` of its images."""
+    images = as_4d(images)
     labels = np.asarray(labels)
-    height, width = images.shape[1], images.shape[2]
     rows = []
     for label in range(num_classes):
         picked = images[labels == label][:per_class]
-        row = np.zeros((per_class, height, width), dtype=np.uint8)
-        row[: len(picked)] = picked.reshape(len(picked), height, width)
+        row = np.zeros((per_class, *images.shape[1:]), dtype=np.uint8)
+        row[: len(picked)] = picked
         rows.append(row)
     return tile_grid(np.concatenate(rows), columns=per_class)
 
@@ -168,11 +188,11 @@ class FirstPerClass:
     Args:
         num_classes: Number of classes.
         per_class: Images to keep per class.
-        side: Image height and width (a class nothing arrived for stays blank).
+        image_shape: (H, W, C) of the images (a class nothing arrived for stays blank).
     """
 
-    def __init__(self, num_classes: int, per_class: int, side: int):
-        self.num_classes, self.per_class, self.side = num_classes, per_class, side
+    def __init__(self, num_classes: int, per_class: int, image_shape: tuple[int, int, int]):
+        self.num_classes, self.per_class, self.image_shape = num_classes, per_class, tuple(image_shape)
         self._kept: dict[int, list[np.ndarray]] = {label: [] for label in range(num_classes)}
 
     def add(self, images: np.ndarray, labels: np.ndarray) -> None:
@@ -182,7 +202,7 @@ class FirstPerClass:
             kept = self._kept[int(label)]
             missing = self.per_class - sum(len(block) for block in kept)
             if missing > 0:
-                kept.append(np.asarray(images)[labels == label][:missing])
+                kept.append(as_4d(images)[labels == label][:missing])
 
     @property
     def count(self) -> int:
@@ -192,7 +212,7 @@ class FirstPerClass:
     def grid(self) -> np.ndarray:
         """The kept images as :func:`class_grid` lays them out: one row per class."""
         blocks = [(block, label) for label, kept in self._kept.items() for block in kept]
-        images = np.concatenate([np.zeros((0, self.side, self.side), np.uint8)] + [block for block, _ in blocks])
+        images = np.concatenate([np.zeros((0, *self.image_shape), np.uint8)] + [block for block, _ in blocks])
         labels = np.concatenate([np.zeros(0, np.int64)] + [np.full(len(block), label) for block, label in blocks])
         return class_grid(images, labels, self.num_classes, self.per_class)
 
@@ -203,5 +223,5 @@ def png_data_uri(png: bytes) -> str:
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour upscaling so small digit grids stay legible in the UI."""
-    return np.kron(image, np.ones((factor, factor), dtype=image.dtype))
+    """Nearest-neighbour upscaling of an (H, W) or (H, W, C) image so small grids stay legible in the UI."""
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)

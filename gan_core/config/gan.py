@@ -17,9 +17,9 @@ LearningRateDecay = Literal["constant", "linear"]
 class ModelConfig(_Config):
     """Architecture of the class-conditional generator and discriminator."""
 
-    num_classes: int = Field(default=10, ge=2, le=1000)
-    image_size: int = Field(default=28, description="Square image side; the models are built for 28.")
-    channels: int = Field(default=1, ge=1, le=1)
+    num_classes: int = Field(default=10, ge=2, le=1000, description="Set from the data by for_data().")
+    image_size: int = Field(default=28, ge=16, le=64, description="Square image side; set from the data by for_data().")
+    channels: Literal[1, 3] = Field(default=1, description="1 (grayscale) or 3 (RGB); set from the data by for_data().")
     latent_dim: int = Field(default=64, ge=8, le=512)
     generator_arch: GeneratorArch = Field(
         default="resnet",
@@ -29,12 +29,16 @@ class ModelConfig(_Config):
     discriminator_width: int = Field(default=32, ge=8, le=512, description="Base channel count of D.")
     spectral_norm: bool = Field(default=True, description="Spectral normalisation on D's layers.")
 
-    @field_validator("image_size")
-    @classmethod
-    def _check_size(cls, value: int) -> int:
-        if value != 28:
-            raise ValueError(f"image_size {value} is not supported: the models are built for 28x28")
-        return value
+    def for_data(self, num_classes: int, image_shape: tuple[int, int, int] | list[int]) -> "ModelConfig":
+        """This config with the data's class count and (H, W, C) geometry: what the models are built for.
+
+        Raises:
+            ValueError: the geometry is not square, 16-64 px and 1 or 3 channels.
+        """
+        height, width, channels = (int(side) for side in image_shape)
+        if height != width:
+            raise ValueError(f"the models are built for square images, got {height}x{width}")
+        return ModelConfig(**{**self.resolved(), "num_classes": num_classes, "image_size": height, "channels": channels})
 
 
 # Where 'auto' DiffAugment switches off. Translation keeps D from memorising a small set (the

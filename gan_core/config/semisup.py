@@ -39,7 +39,7 @@ class TeacherConfig(_Config):
     strong_shift_pixels: int = Field(default=4, ge=0, le=10, description="Strong view: shifts up to this.")
     strong_rotation_degrees: float = Field(default=25.0, ge=0, le=90, description="Strong view: rotations up to this.")
     cutout_pixels: int = Field(
-        default=10, ge=0, le=28, description="Strong view: side of the blanked square; 0 disables."
+        default=10, ge=0, le=64, description="Strong view: side of the blanked square; 0 disables."
     )
     log_every: int = Field(default=100, ge=1, description="Log losses and the pseudo-label rate every N steps.")
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 def make_training_batches(
     images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int, start_step: int = 0
 ) -> tf.data.Dataset:
-    """Endless (image in [-1, 1], label) batches, reshuffled every pass, starting at ``start_step``.
+    """Endless (image (B, H, W, C) in [-1, 1], label) batches, reshuffled every pass, starting at ``start_step``.
 
     Pass ``e`` is shuffled with seed ``seed + e``, so a run resumed at any step sees the batches
     an uninterrupted run would have seen.
@@ -27,7 +27,7 @@ def make_training_batches(
         return tf.data.Dataset.from_tensor_slices(tf.reshape(order[: per_pass * batch_size], [per_pass, batch_size]))
 
     def gather(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        pixels = tf.cast(tf.gather(all_images, rows), tf.float32)[..., None]
+        pixels = tf.cast(tf.gather(all_images, rows), tf.float32)
         return (pixels - 127.5) / 127.5, tf.gather(all_labels, rows)
 
     dataset = tf.data.Dataset.range(first_pass, 2**62).flat_map(one_pass).skip(offset)

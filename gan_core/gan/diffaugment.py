@@ -1,4 +1,4 @@
-"""Differentiable augmentation (DiffAugment, Zhao et al. 2020) for single-channel images in [-1, 1].
+"""Differentiable augmentation (DiffAugment, Zhao et al. 2020) for grayscale or RGB images in [-1, 1].
 
 The same random transform family is applied to real and fake images in both the D and the G
 step, so D cannot memorise the few real images and G still gets gradients through the
@@ -16,9 +16,13 @@ _BACKGROUND = -1.0  # black in [-1, 1]
 
 
 def _color(images: tf.Tensor, rng: tf.random.Generator) -> tf.Tensor:
+    # Brightness, saturation (RGB only: a grayscale image has none), contrast, as in the paper.
     batch = tf.shape(images)[0]
     brightness = rng.uniform([batch, 1, 1, 1], -0.25, 0.25)
     images = images + brightness
+    if images.shape[-1] == 3:
+        gray = tf.reduce_mean(images, axis=3, keepdims=True)
+        images = (images - gray) * rng.uniform([batch, 1, 1, 1], 0.0, 2.0) + gray
     mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
     contrast = rng.uniform([batch, 1, 1, 1], 0.5, 1.5)
     return (images - mean) * contrast + mean

@@ -13,11 +13,18 @@ Conditioning choice:
   a much stronger class signal than concatenating one-hot channels, which is what makes the
   samples follow their labels.
 
+Geometry: G starts from a ``base x base`` map and doubles it ``stages`` times
+(:func:`resolution_plan`): two stages for 16-28 px (7 -> 14 -> 28 for MNIST), three for 32-56,
+four for 64, halving the channels at each stage; a side that is not ``base * 2**stages`` is
+center-cropped from the next larger map. D mirrors it with ``stages`` stride-2 convolutions.
+
 Every layer takes the dtype policy explicitly instead of relying on the global Keras policy,
 so building a mixed-precision model has no side effects. Output layers are float32.
 """
 
 from __future__ import annotations
+
+import math
 
 import keras
 from keras import layers
@@ -60,8 +67,27 @@ class ConditionalBatchNorm(layers.Layer):
         return input_shape[0]
 
 
+def resolution_plan(side: int) -> tuple[int, int]:
+    """(base, stages) for a square side: G starts at ``base`` and doubles ``stages`` times.
+
+    The base stays between 4 and 7 so the first map keeps some layout, and there are at least
+    two stages; ``base * 2**stages`` is ``side`` or the smallest such size above it.
+    """
+    stages = max(2, math.ceil(math.log2(side / 7)))
+    return math.ceil(side / 2**stages), stages
+
+
+def _crop_to(hidden, side: int, dtype_policy: str):
+    """Center-crops a (B, S, S, C) map to ``side`` when the plan overshoots it."""
+    excess = int(hidden.shape[1]) - side
+    if excess == 0:
+        return hidden
+    before = excess // 2
+    return layers.Cropping2D(((before, excess - before), (before, excess - before)), dtype=dtype_policy)(hidden)
+
+
 def build_generator(config: ModelConfig, dtype_policy: str = "float32") -> keras.Model:
-    """Builds G: (noise (B, latent_dim), label (B,)) -> image (B, 28, 28, 1) in [-1, 1], float32."""
+    """Builds G: (noise (B, latent_dim), label (B,)) -> image (B, S, S, C) in [-1, 1], float32."""
     if config.generator_arch == "concat":
         return _build_concat_generator(config, dtype_policy)
     return _build_cbn_generator(config, dtype_policy, residual=config.generator_arch == "resnet")
@@ -75,9 +101,10 @@ def _build_cbn_generator(config: ModelConfig, dtype_policy: str, residual: bool)
     def conv(channels: int, size: int = 3) -> layers.Conv2D:
         return layers.Conv2D(channels, size, padding="same", dtype=dtype_policy)
 
-    hidden = layers.Dense(7 * 7 * 4 * width, dtype=dtype_policy)(noise)
-    hidden = layers.Reshape((7, 7, 4 * width), dtype=dtype_policy)(hidden)
-    for channels in (2 * width, width):  # 7 -> 14 -> 28
+    base, stages = resolution_plan(config.image_size)
+    hidden = layers.Dense(base * base * 2**stages * width, dtype=dtype_policy)(noise)
+    hidden = layers.Reshape((base, base, 2**stages * width), dtype=dtype_policy)(hidden)
+    for channels in (2 ** (stages - 1 - stage) * width for stage in range(stages)):  # e.g. 7 -> 14 -> 28
         block_input = hidden
         hidden = ConditionalBatchNorm(config.num_classes, dtype=dtype_policy)([hidden, label])
         hidden = layers.ReLU(dtype=dtype_policy)(hidden)
@@ -91,7 +118,7 @@ def _build_cbn_generator(config: ModelConfig, dtype_policy: str, residual: bool)
             hidden = layers.Add(dtype=dtype_policy)([hidden, shortcut])
     hidden = layers.BatchNormalization(dtype=dtype_policy)(hidden)
     hidden = layers.ReLU(dtype=dtype_policy)(hidden)
-    hidden = conv(config.channels)(hidden)
+    hidden = conv(config.channels)(_crop_to(hidden, config.image_size, dtype_policy))
     image = layers.Activation("tanh", dtype="float32", name="image")(hidden)
     return keras.Model([noise, label], image, name="generator")
 
@@ -102,14 +129,18 @@ def _build_concat_generator(config: ModelConfig, dtype_policy: str) -> keras.Mod
     label = keras.Input(shape=(), dtype="int32", name="label")
     embedded = layers.Embedding(config.num_classes, config.latent_dim, name="label_embedding", dtype=dtype_policy)(label)
     hidden = layers.Concatenate(dtype=dtype_policy)([noise, embedded])
-    hidden = layers.Dense(7 * 7 * 2 * width, use_bias=False, dtype=dtype_policy)(hidden)
+    base, stages = resolution_plan(config.image_size)
+    top = 2 ** (stages - 1) * width
+    hidden = layers.Dense(base * base * top, use_bias=False, dtype=dtype_policy)(hidden)
     hidden = layers.BatchNormalization(dtype=dtype_policy)(hidden)
     hidden = layers.ReLU(dtype=dtype_policy)(hidden)
-    hidden = layers.Reshape((7, 7, 2 * width), dtype=dtype_policy)(hidden)
-    for channels in (width, width // 2):  # 7 -> 14 -> 28
+    hidden = layers.Reshape((base, base, top), dtype=dtype_policy)(hidden)
+    for stage in range(stages):  # e.g. 7 -> 14 -> 28
+        channels = max(1, top // 2 ** (stage + 1))
         hidden = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False, dtype=dtype_policy)(hidden)
         hidden = layers.BatchNormalization(dtype=dtype_policy)(hidden)
         hidden = layers.ReLU(dtype=dtype_policy)(hidden)
+    hidden = _crop_to(hidden, config.image_size, dtype_policy)
     hidden = layers.Conv2D(config.channels, 3, padding="same", dtype=dtype_policy)(hidden)
     # tanh in float32: fp16/bf16 saturate early and the published pixels come from here.
     image = layers.Activation("tanh", dtype="float32", name="image")(hidden)
@@ -121,17 +152,18 @@ def _maybe_spectral(layer: layers.Layer, enabled: bool, dtype_policy: str) -> la
 
 
 def build_discriminator(config: ModelConfig, dtype_policy: str = "float32") -> keras.Model:
-    """Builds D: (image (B, 28, 28, 1) in [-1, 1], label (B,)) -> logit (B, 1), float32."""
+    """Builds D: (image (B, S, S, C) in [-1, 1], label (B,)) -> logit (B, 1), float32."""
     width = config.discriminator_width
     spectral = config.spectral_norm
     image = keras.Input(shape=(config.image_size, config.image_size, config.channels), name="image")
     label = keras.Input(shape=(), dtype="int32", name="label")
     hidden = image
-    for channels in (width, 2 * width):  # 28 -> 14 -> 7
-        conv = layers.Conv2D(channels, 4, strides=2, padding="same", dtype=dtype_policy)
+    _, stages = resolution_plan(config.image_size)
+    for stage in range(stages):  # e.g. 28 -> 14 -> 7
+        conv = layers.Conv2D(2**stage * width, 4, strides=2, padding="same", dtype=dtype_policy)
         hidden = _maybe_spectral(conv, spectral, dtype_policy)(hidden)
         hidden = layers.LeakyReLU(0.2, dtype=dtype_policy)(hidden)
-    conv = layers.Conv2D(2 * width, 3, padding="same", dtype=dtype_policy)
+    conv = layers.Conv2D(2 ** (stages - 1) * width, 3, padding="same", dtype=dtype_policy)
     hidden = _maybe_spectral(conv, spectral, dtype_policy)(hidden)
     hidden = layers.LeakyReLU(0.2, dtype=dtype_policy)(hidden)
     # Flatten keeps where strokes are; global pooling threw that away and left D too weak.
@@ -140,7 +172,7 @@ def build_discriminator(config: ModelConfig, dtype_policy: str = "float32") -> k
     features = layers.Activation("linear", dtype="float32")(features)
     unconditional = _maybe_spectral(layers.Dense(1, dtype="float32"), spectral, "float32")(features)
     class_embedding = layers.Embedding(
-        config.num_classes, 7 * 7 * 2 * width, name="class_projection", dtype="float32"
+        config.num_classes, int(features.shape[-1]), name="class_projection", dtype="float32"
     )(label)
     projection = layers.Dot(axes=1, dtype="float32")([features, class_embedding])
     logit = layers.Add(name="logit", dtype="float32")([unconditional, projection])

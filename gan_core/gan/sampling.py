@@ -68,7 +68,7 @@ class TrainedGenerator:
     content_hash: str
 
     def generate(self, labels: np.ndarray, seed: int, batch_size: int = STREAM_BLOCK) -> np.ndarray:
-        """Draws one image per label with seeded noise; returns uint8 (N, 28, 28)."""
+        """Draws one image per label with seeded noise; returns uint8 (N, S, S, C)."""
         labels = np.asarray(labels, dtype=np.int32)
         if labels.ndim != 1 or (len(labels) and (labels.min() < 0 or labels.max() >= self.model_config.num_classes)):
             raise ValueError(f"labels must be a 1-D array in [0, {self.model_config.num_classes})")
@@ -82,9 +82,14 @@ class TrainedGenerator:
             noise = rng.normal([len(chunk), self.model_config.latent_dim])
             outputs.append(imaging.to_uint8(self._forward(noise, tf.constant(chunk)).numpy()))
         if not outputs:
-            size = self.model_config.image_size
-            return np.zeros((0, size, size), dtype=np.uint8)
+            return np.zeros((0, *self.image_shape), dtype=np.uint8)
         return np.concatenate(outputs)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(H, W, C) of the images it draws."""
+        size = self.model_config.image_size
+        return size, size, self.model_config.channels
 
     @tf.function(reduce_retracing=True)
     def _forward(self, noise: tf.Tensor, labels: tf.Tensor) -> tf.Tensor:

@@ -33,6 +33,7 @@ class TrainOutcome:
     history: list[dict]
     images_per_second: float | None
     train_seconds: float
+    model_config: dict  # resolved ModelConfig as trained: classes and geometry from the data
 
 
 def run_key(
@@ -74,12 +75,14 @@ def train_stage(
         logger.info(
             "label-scarce mode: %d labeled + %d pseudo-labelled images", len(splits.train_labels), len(pseudo_labels)
         )
-    # Resolved before the key, so the run directory names the policy actually trained with.
+    # Resolved before the key, so the run directory names the policy and geometry actually trained with.
     train_config = train_config.for_training_set(len(labels))
+    model_config = model_config.for_data(len(splits.class_names), splits.image_shape)
     run_dir = Path(runs_root) / run_key(snapshot.fingerprint, model_config, train_config, pseudo_sha256)
     logger.info(
-        "training on %d images for %d steps (batch %d, precision %s, DiffAugment %r) in %s",
+        "training on %d images of %s for %d steps (batch %d, precision %s, DiffAugment %r) in %s",
         len(labels),
+        "x".join(map(str, splits.image_shape)),
         train_config.steps,
         train_config.batch_size,
         train_config.precision,
@@ -106,4 +109,5 @@ def train_stage(
         history=[asdict(row) for row in result.history],
         images_per_second=result.images_per_second,
         train_seconds=result.train_seconds,
+        model_config=model_config.resolved(),
     )

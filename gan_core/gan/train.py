@@ -87,12 +87,14 @@ def validate_training_data(
     ``batch_size`` is what one step draws: the batch size times the discriminator steps.
 
     Returns:
-        The checked (images (N, H, W) uint8, labels int64).
+        The checked (images (N, H, W, C) uint8, labels int64).
 
     Raises:
         TrainingError: the message names the problem and the fix.
     """
-    images = imaging.check_images(images, "training images", TrainingError, side=model_config.image_size)
+    images = imaging.check_images(
+        images, "training images", TrainingError, side=model_config.image_size, channels=model_config.channels
+    )
     labels = imaging.check_labels(labels, len(images), model_config.num_classes, "labels", TrainingError)
     if len(images) < batch_size:
         raise TrainingError(
@@ -118,7 +120,7 @@ def train_gan(
     """Trains (or resumes) a conditional GAN and exports the EMA generator.
 
     Args:
-        images: uint8 (N, 28, 28) real training images.
+        images: uint8 (N, H, W, C) real training images, the geometry ``model_config`` is built for.
         labels: int (N,) class labels.
         model_config: architecture.
         train_config: optimisation settings; ``precision`` is resolved unless ``dtype_policy``
@@ -289,4 +291,4 @@ def _log_grid(writer, trainer: ConditionalGanTrainer, step: int, noise, labels) 
     with writer.as_default(step=step):
         images = imaging.to_uint8(trainer.ema_generator([noise, labels], training=False).numpy())
         grid = imaging.class_grid(images, labels.numpy(), trainer.model_config.num_classes, GRID_PER_CLASS)
-        tf.summary.image("samples/ema_generator", grid[None, ..., None], max_outputs=1)
+        tf.summary.image("samples/ema_generator", grid[None], max_outputs=1)

@@ -25,7 +25,6 @@ from gan_core.publish.rows import Rows, RowStream
 from gan_core.publish.schema import (
     COMPRESSION,
     DATA_DIR,
-    IMAGE_SHAPE,
     MANIFEST_FILE,
     SCHEMA_VERSION,
     SOURCES,
@@ -40,7 +39,6 @@ from gan_core.publish.writer import PublishedVersion, publish_streams, publish_v
 __all__ = [
     "COMPRESSION",
     "DATA_DIR",
-    "IMAGE_SHAPE",
     "LATEST_FILE",
     "MANIFEST_FILE",
     "RESERVED_MANIFEST_KEYS",

@@ -14,6 +14,7 @@ import math
 
 import yaml
 
+from gan_core.publish.manifest import image_shape
 from gan_core.publish.schema import DATA_DIR, SOURCES, hf_features
 
 CARD_FILE = "README.md"
@@ -107,6 +108,12 @@ def _quality_sections(manifest: dict) -> list[str]:
     return lines
 
 
+def _geometry(manifest: dict) -> str:
+    """'32x32 RGB' or '28x28 grayscale', from the manifest's image_shape."""
+    height, width, channels = image_shape(manifest)
+    return f"{height}x{width} {'RGB' if channels == 3 else 'grayscale'}"
+
+
 def render_card(manifest: dict, has_grid: bool) -> str:
     """Returns the card's text for a version whose manifest fields (all but its files) are known.
 
@@ -131,8 +138,8 @@ def render_card(manifest: dict, has_grid: bool) -> str:
         "",
         f"# {name}",
         "",
-        "Labeled 28x28 grayscale images published by gan-augment: samples of a class-conditional GAN that a "
-        "judge classifier accepted, and real rows where the run included them. Load it with "
+        f"Labeled {_geometry(manifest)} images published by gan-augment: samples of a class-conditional GAN "
+        "that a judge classifier accepted, and real rows where the run included them. Load it with "
         "`datasets.load_dataset(\"<this directory>\")`; `manifest.json` holds the sha256 of every file.",
         "",
         "## Provenance",

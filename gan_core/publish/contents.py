@@ -15,12 +15,14 @@ from gan_core.io.store import Target
 from gan_core.publish.card import CARD_FILE, GRID_FILE, GRID_PER_CLASS, render_card
 from gan_core.publish.manifest import MANIFEST_DIGEST_KEY, dump_json, manifest_digest
 from gan_core.publish.rows import CheckedPart, RowStream, check_part, with_sample_ids
-from gan_core.publish.schema import IMAGE_SHAPE, MANIFEST_FILE, SOURCES, arrow_schema
+from gan_core.publish.schema import MANIFEST_FILE, SOURCES, arrow_schema
 from gan_core.publish.shards import SplitShards, VersionCounts, part_table, write_listed
 
 
-def _checked_block(index: int, block, stream: RowStream, num_classes: int) -> CheckedPart:
-    part = check_part(index, block, num_classes)
+def _checked_block(
+    index: int, block, stream: RowStream, num_classes: int, image_shape: tuple[int, int, int]
+) -> CheckedPart:
+    part = check_part(index, block, num_classes, image_shape)
     if (part.source, part.split) != (stream.source, stream.split):
         raise ValueError(
             f"streams[{index}] is {stream.source!r}/{stream.split!r} but yielded a {part.source!r}/{part.split!r} "
@@ -35,7 +37,13 @@ def _checked_block(index: int, block, stream: RowStream, num_classes: int) -> Ch
 
 
 def write_contents(
-    staging: Target, streams: list[RowStream], prechecked: bool, names: list[str], rows_per_shard: int, head: dict
+    staging: Target,
+    streams: list[RowStream],
+    prechecked: bool,
+    names: list[str],
+    image_shape: tuple[int, int, int],
+    rows_per_shard: int,
+    head: dict,
 ) -> dict:
     """Writes a version's shards, dataset card, sample grid and manifest into ``staging``; returns the manifest.
 
@@ -47,12 +55,13 @@ def write_contents(
         streams: The rows, split by split in sorted order; streams of one split in their order.
         prechecked: The blocks are already checked :class:`CheckedPart` s (rows from memory).
         names: Class names.
+        image_shape: (H, W, C) of every image.
         rows_per_shard: Rows per shard.
         head: The manifest fields known before any row is written.
     """
     schema = arrow_schema(names)
     counts = VersionCounts(names)
-    grids = {source: FirstPerClass(len(names), GRID_PER_CLASS, IMAGE_SHAPE[0]) for source in SOURCES}
+    grids = {source: FirstPerClass(len(names), GRID_PER_CLASS, image_shape) for source in SOURCES}
     numbering: Counter = Counter()
     shards = []
     for split in sorted({stream.split for stream in streams}):
@@ -61,7 +70,7 @@ def write_contents(
         for index, stream in mine:
             counts.declare(split, stream.source)
             for block in stream.blocks():
-                part = block if prechecked else _checked_block(index, block, stream, len(names))
+                part = block if prechecked else _checked_block(index, block, stream, len(names), image_shape)
                 part = with_sample_ids(part, numbering)
                 counts.add(part)
                 grids[part.source].add(part.images, part.labels)

@@ -23,6 +23,7 @@ from gan_core.imaging import decode_png
 from gan_core.io import store
 from gan_core.io.store import Target
 from gan_core.publish import MANIFEST_FILE, SOURCES, read_manifest, resolve_version, verify
+from gan_core.publish.manifest import image_shape
 
 logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
 
@@ -209,7 +210,8 @@ def make_dataset(
             not halfway through an epoch. About 30 ms per 10 MB shard.
 
     Returns:
-        Dataset of ``(images float32 (B, 28, 28, 1) in [0, 1], labels int64 (B,))``.
+        Dataset of ``(images float32 (B, H, W, C) in [0, 1], labels int64 (B,))``; (H, W, C) is the
+        manifest's ``image_shape`` (C 1 for grayscale, 3 for RGB).
 
     Raises:
         ValueError: Unknown split or source, or a bad argument.
@@ -226,7 +228,7 @@ def make_dataset(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     paths = shard_paths(version_dir, split)
-    height, width = manifest.get("image_shape", [28, 28])
+    height, width, channels = image_shape(manifest)
 
     def stream(wanted: tuple[str, ...], stream_seed: int, rows_per_batch: int | None) -> tf.data.Dataset:
         """(PNG bytes, labels) of ``wanted`` sources, shuffled if asked, epoch after epoch if ``repeat``.
@@ -279,13 +281,15 @@ def make_dataset(
             seed=seed,
         ).batch(batch_size)
 
-    image_spec = tf.TensorSpec(shape=(height, width, 1), dtype=tf.uint8)
+    image_spec = tf.TensorSpec(shape=(height, width, channels), dtype=tf.uint8)
 
     def decode(pngs: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         # One map call per batch, several batches at once. Shuffling and batching rows in numpy
         # instead of tf.data (an unbatch, a shuffle and a batch per row) read ~1.2x faster
         # (benchmarks/generation_scale.py --read, README "Loader throughput").
-        images = tf.map_fn(lambda png: tf.io.decode_png(png, channels=1), pngs, fn_output_signature=image_spec)
+        images = tf.map_fn(
+            lambda png: tf.io.decode_png(png, channels=channels), pngs, fn_output_signature=image_spec
+        )
         return tf.cast(images, tf.float32) / 255.0, labels
 
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
@@ -308,18 +312,18 @@ def load_numpy(
         min_confidence: Confidence filter for synthetic rows, as in ``make_dataset``.
 
     Returns:
-        ``(images uint8 (N, 28, 28), labels int64 (N,))``.
+        ``(images uint8 (N, H, W, C), labels int64 (N,))``, (H, W, C) from the manifest.
     """
     version_dir = _version_dir(version_dir)
     manifest = read_manifest(version_dir)
     _check_split(manifest, split, version_dir)
     sources = _check_filters(sources, min_confidence)
-    height, width = manifest.get("image_shape", [28, 28])
+    shape = image_shape(manifest)
     images: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     for pngs, batch_labels in _iter_rows(shard_paths(version_dir, split), sources, min_confidence):
-        images.extend(decode_png(png) for png in pngs)
+        images.extend(decode_png(png, shape[2]) for png in pngs)
         labels.append(batch_labels)
     if not images:
-        return np.zeros((0, height, width), np.uint8), np.zeros((0,), np.int64)
+        return np.zeros((0, *shape), np.uint8), np.zeros((0,), np.int64)
     return np.stack(images), np.concatenate(labels)

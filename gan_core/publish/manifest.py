@@ -142,3 +142,9 @@ def check_manifest_fields(manifest_fields: dict) -> dict:
             f"manifest_fields must be JSON-serializable without NaN/inf ({exc}); convert the value, "
             "e.g. use None for a missing metric"
         ) from exc
+
+
+def image_shape(manifest: dict) -> tuple[int, int, int]:
+    """(H, W, C) of a version's images; versions written before RGB support record [H, W] (grayscale)."""
+    height, width, *channels = manifest["image_shape"]
+    return int(height), int(width), int(channels[0]) if channels else 1

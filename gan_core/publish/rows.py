@@ -9,8 +9,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from gan_core.imaging import check_images, check_labels
-from gan_core.publish.schema import IMAGE_SHAPE, SOURCES
+from gan_core.imaging import CHANNELS, MAX_SIDE, MIN_SIDE, check_images, check_labels
+from gan_core.publish.schema import SOURCES
 
 _SPLIT_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
@@ -20,7 +20,7 @@ class Rows:
     """One block of rows to publish: same source and split for every row.
 
     Attributes:
-        images: (N, 28, 28) uint8 pixels ((N, 28, 28, 1) is accepted too).
+        images: (N, H, W, C) uint8 pixels, C 1 or 3 ((N, H, W) is taken as grayscale).
         labels: (N,) integer class indices into ``class_names``.
         source: "real" or "synthetic".
         split: Split name, e.g. "train" or "test" (letters, digits, '_').
@@ -81,11 +81,21 @@ def check_class_names(class_names: Sequence[str]) -> list[str]:
     return names
 
 
-def check_part(index: int, part: Any, num_classes: int) -> CheckedPart:
+def check_image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
+    """``image_shape`` as (H, W, C) after checking it is a square of 16-64 px with 1 or 3 channels."""
+    shape = tuple(int(side) for side in image_shape)
+    if len(shape) != 3 or shape[0] != shape[1] or not MIN_SIDE <= shape[0] <= MAX_SIDE or shape[2] not in CHANNELS:
+        raise ValueError(
+            f"image_shape must be (S, S, C) with S from {MIN_SIDE} to {MAX_SIDE} and C 1 or 3, got {image_shape!r}"
+        )
+    return shape
+
+
+def check_part(index: int, part: Any, num_classes: int, image_shape: tuple[int, int, int]) -> CheckedPart:
     where = f"parts[{index}]"
     if not isinstance(part, Rows):
         raise ValueError(f"{where} must be a gan_core.publish.Rows, got {type(part).__name__}")
-    images = check_images(part.images, f"{where}.images", ValueError, side=IMAGE_SHAPE[0])
+    images = check_images(part.images, f"{where}.images", ValueError, side=image_shape[0], channels=image_shape[2])
     count = images.shape[0]
     labels = check_labels(part.labels, count, num_classes, f"{where}.labels", ValueError)
     if part.source not in SOURCES:

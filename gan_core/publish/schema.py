@@ -11,7 +11,6 @@ import pyarrow as pa
 SCHEMA_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 DATA_DIR = "data"
-IMAGE_SHAPE = (28, 28)
 SOURCES = ("real", "synthetic")
 COMPRESSION = "zstd"
 

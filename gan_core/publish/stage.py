@@ -79,6 +79,7 @@ def publish_stage(
         splits.class_names,
         manifest_fields,
         rows_per_shard=config.rows_per_shard,
+        image_shape=splits.image_shape,
     )
     summary = verify(published.path)
     logger.info(

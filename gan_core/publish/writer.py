@@ -24,8 +24,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 import gan_core
 from gan_core.config import _DATASET_NAME_PATTERN
+from gan_core.imaging import as_4d
 from gan_core.io.faults import fault_point
 from gan_core.io import store
 from gan_core.io.fsutil import staged_directory
@@ -33,8 +36,15 @@ from gan_core.io.store import Target
 from gan_core.publish.contents import write_contents
 from gan_core.publish.manifest import check_manifest_fields, git_commit
 from gan_core.publish.remote import publish_remote
-from gan_core.publish.rows import Rows, RowStream, assign_sample_ids, check_class_names, check_part
-from gan_core.publish.schema import COMPRESSION, IMAGE_SHAPE, SCHEMA_VERSION, PublishError, arrow_schema
+from gan_core.publish.rows import (
+    Rows,
+    RowStream,
+    assign_sample_ids,
+    check_class_names,
+    check_image_shape,
+    check_part,
+)
+from gan_core.publish.schema import COMPRESSION, SCHEMA_VERSION, PublishError, arrow_schema
 from gan_core.publish.versions import (
     dataset_lock,
     list_versions,
@@ -50,7 +60,9 @@ logger = logging.getLogger(__package__)  # the package logger, as before the spl
 _MAX_VERSION_ATTEMPTS = 10
 # The free-space check runs before any row is encoded, so it estimates: a 28x28 PNG of noise is
 # ~860 bytes, a digit ~300, plus the ids and a little Parquet overhead.
-_ESTIMATED_ROW_BYTES = 1024
+# A row's PNG plus its other columns, per pixel value and fixed (a 28x28 digit row takes ~0.3 kB).
+_ESTIMATED_BYTES_PER_VALUE = 1.0
+_ESTIMATED_ROW_OVERHEAD = 256
 _SPACE_ERRNOS = {
     errno.ENOSPC: "the disk is full",
     errno.EDQUOT: "the disk quota is exceeded",
@@ -148,6 +160,7 @@ def publish_version(
     class_names: Sequence[str],
     manifest_fields: dict,
     rows_per_shard: int = 10_000,
+    image_shape: Sequence[int] | None = None,
 ) -> PublishedVersion:
     """Publishes ``parts`` (rows in memory) as the next version of ``dataset_name`` and moves LATEST to it.
 
@@ -162,6 +175,7 @@ def publish_version(
         manifest_fields: Extra JSON-serializable manifest entries (provenance, parameters,
             metrics); must not use ``RESERVED_MANIFEST_KEYS``.
         rows_per_shard: Maximum rows per Parquet file.
+        image_shape: (H, W, C) every image must have; None takes the first part's.
 
     Returns:
         The new version's path, number and manifest (as written).
@@ -171,9 +185,17 @@ def publish_version(
         PublishError: Out of disk space (or no free version number); nothing was published.
     """
     names, extra_fields = _check_common(dataset_name, rows_per_shard, class_names, manifest_fields, parts, "parts")
-    checked = assign_sample_ids([check_part(i, part, len(names)) for i, part in enumerate(parts)])
+    shape = check_image_shape(image_shape if image_shape is not None else _first_shape(parts))
+    checked = assign_sample_ids([check_part(i, part, len(names), shape) for i, part in enumerate(parts)])
     streams = [RowStream(part.source, part.split, len(part.labels), lambda part=part: [part]) for part in checked]
-    return _publish(output_root, dataset_name, streams, True, names, extra_fields, rows_per_shard)
+    return _publish(output_root, dataset_name, streams, True, names, shape, extra_fields, rows_per_shard)
+
+
+def _first_shape(parts: list) -> tuple[int, ...]:
+    first = parts[0]
+    if not isinstance(first, Rows):
+        raise ValueError(f"parts[0] must be a gan_core.publish.Rows, got {type(first).__name__}")
+    return as_4d(first.images).shape[1:]
 
 
 def publish_streams(
@@ -183,6 +205,8 @@ def publish_streams(
     class_names: Sequence[str],
     manifest_fields: dict,
     rows_per_shard: int = 10_000,
+    *,
+    image_shape: Sequence[int],
 ) -> PublishedVersion:
     """Publishes rows that arrive in blocks, holding one shard at a time, and moves LATEST to the new version.
 
@@ -197,16 +221,18 @@ def publish_streams(
         class_names: Name of each label index; stored as the HF ClassLabel names.
         manifest_fields: Extra JSON-serializable manifest entries; not ``RESERVED_MANIFEST_KEYS``.
         rows_per_shard: Maximum rows per Parquet file.
+        image_shape: (H, W, C) every image must have: a grayscale (C=1) or RGB (C=3) square.
 
     Raises:
         ValueError: Invalid input; nothing was published.
         PublishError: Out of disk space (or no free version number); nothing was published.
     """
     names, extra_fields = _check_common(dataset_name, rows_per_shard, class_names, manifest_fields, streams, "streams")
+    shape = check_image_shape(image_shape)
     for index, stream in enumerate(streams):
         if not isinstance(stream, RowStream) or isinstance(stream.num_rows, bool) or stream.num_rows < 0:
             raise ValueError(f"streams[{index}] must be a RowStream with a row count >= 0, got {stream!r}")
-    return _publish(output_root, dataset_name, list(streams), False, names, extra_fields, rows_per_shard)
+    return _publish(output_root, dataset_name, list(streams), False, names, shape, extra_fields, rows_per_shard)
 
 
 def _publish(
@@ -215,13 +241,15 @@ def _publish(
     streams: list[RowStream],
     prechecked: bool,
     names: list[str],
+    image_shape: tuple[int, int, int],
     extra_fields: dict,
     rows_per_shard: int,
 ) -> PublishedVersion:
     total = sum(stream.num_rows for stream in streams)
     if total == 0:
         raise ValueError("every part has zero rows; there is nothing to publish")
-    needed = total * _ESTIMATED_ROW_BYTES
+    row_bytes = int(_ESTIMATED_BYTES_PER_VALUE * np.prod(image_shape)) + _ESTIMATED_ROW_OVERHEAD
+    needed = total * row_bytes
     dataset_dir = store.join(store.as_target(output_root, "output_root"), dataset_name)
     if not store.is_remote(dataset_dir):
         free = shutil.disk_usage(_existing_ancestor(dataset_dir)).free
@@ -236,7 +264,7 @@ def _publish(
         "dataset_name": dataset_name,
         "code_version": {"gan_core": gan_core.__version__, "git_commit": git_commit()},
         "class_names": names,
-        "image_shape": list(IMAGE_SHAPE),
+        "image_shape": list(image_shape),
         "image_format": "png",
         "compression": COMPRESSION,
         "rows_per_shard": rows_per_shard,
@@ -245,7 +273,7 @@ def _publish(
     }
 
     def write(staging: Target, head: dict) -> dict:
-        return write_contents(staging, streams, prechecked, names, rows_per_shard, head)
+        return write_contents(staging, streams, prechecked, names, image_shape, rows_per_shard, head)
 
     if store.is_remote(dataset_dir):
         final, version, manifest = publish_remote(

@@ -47,9 +47,9 @@ class ClassifierError(ValueError):
 
 
 def build_classifier(
-    image_shape: tuple[int, int], num_classes: int, augment: bool, seed: int = 0
+    image_shape: tuple[int, int, int], num_classes: int, augment: bool, seed: int = 0
 ) -> keras.Model:
-    """Builds the LeNet-5-style CNN: uint8 (H, W) in, class logits out.
+    """Builds the LeNet-5-style CNN: uint8 (H, W, C) in, class logits out.
 
     conv 5x5 (16, same) -> avg-pool -> conv 5x5 (32, valid) -> avg-pool -> dense 128 -> dropout
     -> logits: LeNet-5's layout with ReLU instead of tanh and somewhat wider layers (117 k
@@ -58,10 +58,9 @@ def build_classifier(
     when ``training=True``.
     """
     layers = keras.layers
-    height, width = image_shape
-    inputs = keras.Input(shape=image_shape, dtype="uint8", name="images")
+    height, width = image_shape[:2]
+    inputs = keras.Input(shape=tuple(image_shape), dtype="uint8", name="images")
     x = layers.Rescaling(1.0 / 255.0, name="scale", **_F32)(inputs)
-    x = layers.Reshape((height, width, 1), name="add_channel", **_F32)(x)
     if augment:
         x = layers.RandomTranslation(
             SHIFT_PIXELS / height, SHIFT_PIXELS / width, fill_mode="constant", seed=seed, name="shift", **_F32
@@ -116,7 +115,7 @@ def train_classifier(
     """Trains the reference classifier on uint8 images; returns the Keras model (logits out).
 
     Args:
-        images: uint8 (N, H, W) training images.
+        images: uint8 (N, H, W, C) training images.
         labels: int class indices, shape (N,).
         num_classes: number of classes.
         epochs: passes over the data (before the ``min_steps`` floor).

@@ -35,7 +35,7 @@ from gan_core.quality.metrics import softmax
 logger = logging.getLogger(__name__)
 
 # Bump when build_judge_model changes, so cached judges of the old architecture are not reused.
-ARCHITECTURE_VERSION = 1
+ARCHITECTURE_VERSION = 2
 FORMAT_VERSION = 1
 MODEL_FILE = "judge.keras"
 META_FILE = "judge.json"
@@ -71,9 +71,9 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 def build_judge_model(
-    image_shape: tuple[int, int], num_classes: int, augment: bool, seed: int = 0, architecture: str = "cnn"
+    image_shape: tuple[int, int, int], num_classes: int, augment: bool, seed: int = 0, architecture: str = "cnn"
 ) -> keras.Model:
-    """Builds the judge CNN: uint8 (H, W) in, class logits out.
+    """Builds the judge CNN: uint8 (H, W, C) in, class logits out.
 
     ``architecture='lenet'`` builds the reference classifier's layout instead
     (:func:`gan_core.quality.classifier.build_classifier`, shifts and rotations when augmenting): the
@@ -90,9 +90,8 @@ def build_judge_model(
 
         return build_classifier(image_shape, num_classes, augment, seed)
     layers = keras.layers
-    inputs = keras.Input(shape=image_shape, dtype="uint8", name="images")
+    inputs = keras.Input(shape=tuple(image_shape), dtype="uint8", name="images")
     x = layers.Rescaling(1.0 / 255.0, name="scale", **_F32)(inputs)
-    x = layers.Reshape((*image_shape, 1), name="add_channel", **_F32)(x)
     if augment:
         # Only active in training; +-10 % shifts (about 3 px) are what MNIST-style digits vary by.
         x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed, name="shift", **_F32)(x)
@@ -141,7 +140,7 @@ class Judge:
         self._model = model
         self.test_accuracy = float(test_accuracy)
         self.metadata = dict(metadata or {})
-        self.image_shape: tuple[int, int] = tuple(int(side) for side in model.input_shape[1:3])
+        self.image_shape: tuple[int, int, int] = tuple(int(side) for side in model.input_shape[1:4])
         self.num_classes = int(model.output_shape[-1])
         embedding = keras.Model(
             model.inputs, [model.get_layer(FEATURES_LAYER).output, model.output], name="judge_embed"

@@ -64,7 +64,7 @@ class ShardPlan:
         second_judge_dir: The cached second judge, or None when it is switched off.
         out_dir: The stage's directory for this generator; shards stage under ``shards/``.
         total: Samples in the whole stream.
-        side: Image height and width.
+        image_shape: (H, W, C) of the images.
         num_classes: Number of classes.
         ranges: ``(start, stop)`` of each shard, in stream order.
     """
@@ -73,7 +73,7 @@ class ShardPlan:
     second_judge_dir: str | None
     out_dir: str
     total: int
-    side: int
+    image_shape: tuple[int, int, int]
     num_classes: int
     ranges: list[tuple[int, int]]
 
@@ -108,7 +108,7 @@ def plan_shards(inputs: QualityInputs, logger: Logger) -> ShardPlan:
         second_judge_dir=str(cached_judge_dir(judges, snapshot.fingerprint, second)) if second else None,
         out_dir=str(quality_dir(inputs.run_dir, sha256_tree(Path(inputs.generator_dir)))),
         total=total,
-        side=int(splits.test_images.shape[1]),
+        image_shape=splits.image_shape,
         num_classes=len(splits.class_names),
         ranges=ranges,
     )
@@ -132,7 +132,7 @@ def score_shard(plan: ShardPlan, inputs: QualityInputs, index: int, logger: Logg
         quality_config.samples_per_class, quality_config.seed, quality_config.chunk_size, start, stop
     )
     offset = start
-    with AcceptedRowsWriter(staged_path, plan.side) as staged:
+    with AcceptedRowsWriter(staged_path, plan.image_shape) as staged:
         for images, labels in read_ahead(chunks, READ_AHEAD_CHUNKS):
             probabilities, confidences, accepted, second_agrees = judge_chunk(
                 judge, second_judge, images, labels, quality_config.gate.min_confidence
@@ -170,9 +170,9 @@ def merge_shards(plan: ShardPlan, results: list[ShardResult], inputs: QualityInp
         inputs.snapshot_dir, inputs.judge_config, quality_config, inputs.cache_root, logger
     )
     stream = open_stream(splits, judge, second_judge, quality_config, logger)
-    grid = imaging.FirstPerClass(plan.num_classes, GRID_PER_CLASS, plan.side)
+    grid = imaging.FirstPerClass(plan.num_classes, GRID_PER_CLASS, plan.image_shape)
     out_dir = Path(plan.out_dir)
-    with AcceptedRowsWriter(out_dir / STAGED_FILE, plan.side) as staged:
+    with AcceptedRowsWriter(out_dir / STAGED_FILE, plan.image_shape) as staged:
         for result in results:
             for images, labels, confidences in iter_staged(Path(result.staged_path), quality_config.chunk_size):
                 staged.write(images, labels, confidences)

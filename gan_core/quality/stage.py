@@ -162,8 +162,8 @@ def quality_stage(
     stream = open_stream(splits, judge, second_judge, quality_config, logger)
     out_dir = quality_dir(run_dir, generator.content_hash)
     accepted_path = out_dir / STAGED_FILE
-    grid = imaging.FirstPerClass(len(splits.class_names), GRID_PER_CLASS, splits.test_images.shape[1])
-    with AcceptedRowsWriter(accepted_path, splits.test_images.shape[1]) as staged:
+    grid = imaging.FirstPerClass(len(splits.class_names), GRID_PER_CLASS, splits.image_shape)
+    with AcceptedRowsWriter(accepted_path, splits.image_shape) as staged:
         chunks = generator.iter_per_class(
             quality_config.samples_per_class, quality_config.seed, quality_config.chunk_size
         )

@@ -1,4 +1,4 @@
-"""FixMatch's two views of an image, as stateless TensorFlow ops on uint8 (B, H, W) batches.
+"""FixMatch's two views of an image, as stateless TensorFlow ops on uint8 (B, H, W, C) batches.
 
 The weak view only shifts by whole pixels (nearest sampling, so no blur): it should keep the
 model's prediction, which then serves as the pseudo-label. The strong view distorts much more
@@ -23,7 +23,7 @@ def _uniform(seed: tf.Tensor, size: tf.Tensor, low: float, high: float) -> tf.Te
 
 
 def _affine(images: tf.Tensor, seeds: tf.Tensor, shift: float, degrees: float, strong: bool) -> tf.Tensor:
-    """Applies a random inverse affine map per image (float32 (B, H, W, 1) in and out)."""
+    """Applies a random inverse affine map per image (float32 (B, H, W, C) in and out)."""
     size = tf.shape(images)[0]
     height, width = images.shape[1], images.shape[2]
     if strong:
@@ -59,7 +59,7 @@ def _affine(images: tf.Tensor, seeds: tf.Tensor, shift: float, degrees: float, s
 
 
 def _to_uint8(images: tf.Tensor) -> tf.Tensor:
-    return tf.cast(tf.clip_by_value(tf.round(images[..., 0]), 0.0, 255.0), tf.uint8)
+    return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
 
 
 def weak_view(images: tf.Tensor, seed: tf.Tensor, shift_pixels: int) -> tf.Tensor:
@@ -67,7 +67,7 @@ def weak_view(images: tf.Tensor, seed: tf.Tensor, shift_pixels: int) -> tf.Tenso
     if shift_pixels == 0:
         return images
     seeds = tf.random.experimental.stateless_split(seed, num=2)
-    floats = tf.cast(images, tf.float32)[..., None]
+    floats = tf.cast(images, tf.float32)
     return _to_uint8(_affine(floats, seeds, float(shift_pixels), 0.0, strong=False))
 
 
@@ -78,7 +78,7 @@ def strong_view(
     seeds = tf.random.experimental.stateless_split(seed, num=9)
     size = tf.shape(images)[0]
     height, width = images.shape[1], images.shape[2]
-    floats = _affine(tf.cast(images, tf.float32)[..., None], seeds, float(shift_pixels), rotation_degrees, True)
+    floats = _affine(tf.cast(images, tf.float32), seeds, float(shift_pixels), rotation_degrees, True)
     mean = tf.reduce_mean(floats, axis=[1, 2, 3], keepdims=True)
     contrast = tf.reshape(_uniform(seeds[5], size, *STRONG_CONTRAST), [-1, 1, 1, 1])
     floats = (floats - mean) * contrast + mean

@@ -105,7 +105,7 @@ def label_scarce_arms(inputs: ScarceInputs, seconds: dict[str, float]) -> dict:
     trained = train_gan(
         np.concatenate([labeled_images, pseudo_images]),
         np.concatenate([labeled_labels, pseudo_labels]),
-        inputs.model_config.model_copy(update={"num_classes": num_classes}),
+        inputs.model_config.for_data(num_classes, labeled_images.shape[1:]),
         inputs.train_config,
         inputs.work_dir / f"gan-scarce-{pseudo_digest}",
         class_names=inputs.class_names,

@@ -140,7 +140,7 @@ def run_experiment(
     trained = train_gan(
         real_images,
         real_labels,
-        model_config.model_copy(update={"num_classes": num_classes}),
+        model_config.for_data(num_classes, real_images.shape[1:]),
         train_config,
         Path(work_dir) / "gan",
         class_names=class_names,

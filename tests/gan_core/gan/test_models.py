@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from gan_core.config import ModelConfig
-from gan_core.gan.models import ConditionalBatchNorm, build_discriminator, build_generator
+from gan_core.gan.models import ConditionalBatchNorm, build_discriminator, build_generator, resolution_plan
 
 TINY = ModelConfig(latent_dim=8, generator_width=8, discriminator_width=8)
 
@@ -54,6 +54,30 @@ def test_discriminator_logit_is_float32_and_label_conditioned(spectral_norm):
     assert not np.allclose(logits_a.numpy(), logits_b.numpy())
 
 
-def test_image_size_other_than_28_is_rejected_with_a_reason():
-    with pytest.raises(ValueError, match="built for 28x28"):
-        ModelConfig(image_size=32)
+@pytest.mark.parametrize("arch", ["concat", "cbn", "resnet"])
+@pytest.mark.parametrize(("side", "channels", "stages"), [(16, 1, 2), (28, 1, 2), (30, 3, 3), (32, 3, 3), (64, 3, 4)])
+def test_models_are_built_for_the_data_geometry(arch, side, channels, stages):
+    config = TINY.for_data(5, (side, side, channels)).model_copy(update={"generator_arch": arch})
+    assert resolution_plan(side)[1] == stages and resolution_plan(side)[0] * 2**stages >= side
+    images = build_generator(config)([tf.random.normal([2, 8]), tf.constant([0, 4])], training=False)
+    assert images.shape == (2, side, side, channels)
+    discriminator = build_discriminator(config)
+    assert discriminator([images, tf.constant([0, 4])], training=False).shape == (2, 1)
+    # One stride-2 convolution per generator stage: D sees the resolution G builds.
+    convs = [getattr(layer, "layer", layer) for layer in discriminator.layers]
+    assert sum(getattr(conv, "strides", None) == (2, 2) for conv in convs) == stages
+
+
+def test_the_mnist_geometry_keeps_its_seven_to_twenty_eight_stack():
+    generator = build_generator(TINY)
+    reshaped = [layer for layer in generator.layers if isinstance(layer, tf.keras.layers.Reshape)]
+    assert [tuple(layer.output.shape[1:3]) for layer in reshaped] == [(7, 7)]
+    assert resolution_plan(28) == (7, 2)
+
+
+def test_geometry_outside_the_supported_range_is_refused():
+    for bad in ({"image_size": 12}, {"image_size": 65}, {"channels": 2}):
+        with pytest.raises(ValueError):
+            ModelConfig(**bad)
+    with pytest.raises(ValueError, match="square"):
+        TINY.for_data(10, (32, 28, 1))

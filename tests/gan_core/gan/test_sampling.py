@@ -30,17 +30,17 @@ def test_generation_is_seeded_uint8_and_per_class(exported):
     _, directory, _ = exported
     generator = load_generator(directory)
     first = generator.generate(np.array([0, 1, 2]), seed=5)
-    assert first.shape == (3, 28, 28) and first.dtype == np.uint8
+    assert first.shape == (3, 28, 28, 1) and first.dtype == np.uint8
     np.testing.assert_array_equal(first, generator.generate(np.array([0, 1, 2]), seed=5))
     assert not np.array_equal(first, generator.generate(np.array([0, 1, 2]), seed=6))
     images, labels = generator.generate_per_class(4, seed=0)
-    assert images.shape == (40, 28, 28) and np.bincount(labels).tolist() == [4] * 10
+    assert images.shape == (40, 28, 28, 1) and np.bincount(labels).tolist() == [4] * 10
 
 
 def test_grid_png_has_one_row_per_class(exported):
     _, directory, _ = exported
     grid = decode_png(grid_png(load_generator(directory), seed=0, per_class=3, scale=1))
-    assert grid.shape == (10 * 30 + 2, 3 * 30 + 2)
+    assert grid.shape == (10 * 30 + 2, 3 * 30 + 2, 1)
 
 
 def test_out_of_range_labels_are_rejected(exported):

@@ -72,7 +72,8 @@ def test_a_run_dir_with_other_settings_is_refused(tmp_path, digits):
     "images, labels, message",
     [
         (np.zeros((64, 28, 28), np.float32), np.zeros(64, np.int64), "uint8"),
-        (np.zeros((64, 32, 32), np.uint8), np.zeros(64, np.int64), "uint8"),
+        (np.zeros((64, 32, 32), np.uint8), np.zeros(64, np.int64), "must be 28x28"),
+        (np.zeros((64, 28, 28, 3), np.uint8), np.zeros(64, np.int64), "must have 1 channel"),
         (np.zeros((64, 28, 28), np.uint8), np.zeros(63, np.int64), "labels must be an integer array of shape"),
         (np.zeros((64, 28, 28), np.uint8), np.full(64, 10, np.int64), r"labels must lie in \[0, 9\]"),
         (np.zeros((8, 28, 28), np.uint8), np.zeros(8, np.int64), "draws 16 real images .* only 8"),
@@ -100,7 +101,7 @@ def test_conditional_batchnorm_generators_train_with_every_regulariser(tmp_path,
     result = train_gan(*digits, model, config, tmp_path / "run")
     assert all(np.isfinite(row.discriminator_loss) and np.isfinite(row.generator_loss) for row in result.history)
     samples, labels = load_generator(result.generator_dir).generate_per_class(2, seed=0)
-    assert samples.shape == (20, 28, 28) and samples.dtype == np.uint8
+    assert samples.shape == (20, 28, 28, 1) and samples.dtype == np.uint8
 
 
 def test_two_discriminator_steps_draw_two_batches_per_step(digits):
@@ -129,7 +130,7 @@ def test_ema_is_a_copy_of_the_generator_before_ema_start(digits):
 
 
 def test_ema_generator_tracks_the_generator_by_its_decay(digits):
-    images = tf.constant((digits[0][:16, ..., None] / 127.5 - 1).astype(np.float32))
+    images = tf.constant((digits[0][:16] / 127.5 - 1).astype(np.float32))
     labels = tf.constant(digits[1][:16].astype(np.int32))
     copy = ConditionalGanTrainer(TINY_MODEL, TINY_TRAIN.model_copy(update={"ema_decay": 0.0}), "float32")
     copy.train_step(images, labels)
@@ -151,7 +152,7 @@ def test_ema_generator_tracks_the_generator_by_its_decay(digits):
 def test_lazy_r1_penalty_runs_and_stays_finite(digits):
     config = TINY_TRAIN.model_copy(update={"r1_gamma": 1.0, "r1_interval": 2})
     trainer = ConditionalGanTrainer(TINY_MODEL, config, "float32")
-    images = tf.constant((digits[0][:16, ..., None] / 127.5 - 1).astype(np.float32))
+    images = tf.constant((digits[0][:16] / 127.5 - 1).astype(np.float32))
     labels = tf.constant(digits[1][:16].astype(np.int32))
     for _ in range(3):
         d_loss, g_loss = trainer.train_step(images, labels)

@@ -12,7 +12,7 @@ def rows(count: int, source: str, split: str, seed: int) -> Rows:
     rng = np.random.default_rng(seed)
     synthetic = source == "synthetic"
     return Rows(
-        images=rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8),
+        images=rng.integers(0, 256, size=(count, 28, 28, 1), dtype=np.uint8),
         labels=rng.integers(0, 10, size=count).astype(np.int64),
         source=source,
         split=split,

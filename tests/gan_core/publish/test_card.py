@@ -40,7 +40,7 @@ def test_the_card_is_a_listed_verified_file_of_the_version(version):
     assert files["README.md"]["bytes"] == (version.path / "README.md").stat().st_size
     assert publish.verify(version.path)["rows"] == 320
     grid = decode_png((version.path / "sample_grid.png").read_bytes())
-    assert grid.ndim == 2 and grid.shape[0] > 10 * 28  # one row per class, upscaled
+    assert grid.shape[2] == 1 and grid.shape[0] > 10 * 28  # grayscale, one row per class, upscaled
 
     card = (version.path / "README.md").read_text()
     assert f"# {NAME} v0001" in card and "f" * 64 in card and "abc123-def456" in card

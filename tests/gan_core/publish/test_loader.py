@@ -34,7 +34,7 @@ def collect(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
 
 
 def as_uint8(images: np.ndarray) -> np.ndarray:
-    return np.rint(images[..., 0] * 255).astype(np.uint8)
+    return np.rint(images * 255).astype(np.uint8)
 
 
 def test_shard_paths_follow_the_manifest(published):
@@ -145,13 +145,13 @@ def test_real_share_refuses_what_it_cannot_mix(published):
 def test_load_numpy_matches_the_published_rows(published):
     version_dir, parts = published
     images, labels = loader.load_numpy(version_dir, "test")
-    assert images.dtype == np.uint8 and images.shape == (REAL_TEST, 28, 28)
+    assert images.dtype == np.uint8 and images.shape == (REAL_TEST, 28, 28, 1)
     np.testing.assert_array_equal(images, parts[2].images)
     np.testing.assert_array_equal(labels, parts[2].labels)
     images, _ = loader.load_numpy(version_dir, "train", sources=("synthetic",), min_confidence=0.9)
     np.testing.assert_array_equal(images, parts[1].images[parts[1].judge_confidence >= np.float32(0.9)])
     empty, empty_labels = loader.load_numpy(version_dir, "test", sources=("synthetic",))
-    assert empty.shape == (0, 28, 28) and empty_labels.shape == (0,)
+    assert empty.shape == (0, 28, 28, 1) and empty_labels.shape == (0,)
 
 
 def test_a_dataset_dir_resolves_latest(tmp_path):

@@ -25,6 +25,7 @@ from tests.reliability.conftest import PROJECT, child_env
 
 CLASS_NAMES = [str(i) for i in range(10)]
 NAME = "digits"
+SHAPE = (28, 28, 1)
 
 
 def standard_parts() -> list[Rows]:
@@ -109,7 +110,7 @@ def test_loader_reads_a_url(published):
     np.testing.assert_array_equal(images, parts[2].images)
     np.testing.assert_array_equal(labels, parts[2].labels)
     batches = list(loader.make_dataset(dataset, "train", batch_size=32, shuffle=False))
-    pixels = np.concatenate([np.rint(x.numpy()[..., 0] * 255).astype(np.uint8) for x, _ in batches])
+    pixels = np.concatenate([np.rint(x.numpy() * 255).astype(np.uint8) for x, _ in batches])
     np.testing.assert_array_equal(pixels, np.concatenate([parts[0].images, parts[1].images]))
 
 
@@ -155,7 +156,7 @@ def test_a_version_without_its_manifest_is_invisible_and_its_number_is_not_reuse
         loader.load_numpy(dataset + "/v0002", "train")
     hidden = cli("show", dataset, "--version", "2")
     assert hidden.returncode == 7 and "version v0002 is not published" in hidden.stderr
-    assert loader.load_numpy(dataset, "train")[0].shape == (40, 28, 28)
+    assert loader.load_numpy(dataset, "train")[0].shape == (40, 28, 28, 1)
 
     after = publish.publish_version(s3_bucket, NAME, [rows(10, "real", "train", 6)], CLASS_NAMES, {})
     assert after.version == 3 and read_latest(dataset) == 3
@@ -173,7 +174,7 @@ def test_a_failed_publish_removes_its_objects_and_never_reuses_its_number(s3_buc
 
     stream = RowStream("real", "train", 40, blocks)
     with pytest.raises(ValueError, match="yielded a 'real'/'test' block") as failure:
-        publish.publish_streams(s3_bucket, NAME, [stream], CLASS_NAMES, {}, rows_per_shard=20)
+        publish.publish_streams(s3_bucket, NAME, [stream], CLASS_NAMES, {}, rows_per_shard=20, image_shape=SHAPE)
     assert "nothing was published" in " ".join(failure.value.__notes__)
     assert keys(f"{dataset}/v0002") == []
     assert f"{CLAIMS_DIR}/v0002" in keys(dataset)

@@ -10,6 +10,8 @@ from gan_core.publish import RowStream, Rows
 
 from tests.gan_core.publish.test_writer import CLASS_NAMES, NAME, make_rows, visible_entries
 
+SHAPE = (28, 28, 1)
+
 
 def blocks_of(rows: Rows, size: int):
     """A re-iterable stream of ``rows`` cut into blocks of ``size``."""
@@ -39,6 +41,7 @@ def test_streamed_blocks_give_the_bytes_of_rows_published_from_memory(tmp_path):
             CLASS_NAMES,
             {},
             rows_per_shard=100,
+            image_shape=SHAPE,
         )
         assert shard_hashes(streamed) == shard_hashes(whole)
         assert [shard["rows"] for shard in streamed.manifest["shards"]] == [30, 100, 100, 50]
@@ -50,13 +53,13 @@ def test_a_stream_that_breaks_its_word_publishes_nothing(tmp_path):
     rows = make_rows(50, "synthetic", seed=4)
     short = RowStream("synthetic", "train", 60, blocks_of(rows, 20).blocks)
     with pytest.raises(ValueError, match="got 50 rows but announced 60"):
-        publish.publish_streams(tmp_path, NAME, [short], CLASS_NAMES, {}, rows_per_shard=40)
+        publish.publish_streams(tmp_path, NAME, [short], CLASS_NAMES, {}, rows_per_shard=40, image_shape=SHAPE)
     long = RowStream("synthetic", "train", 30, blocks_of(rows, 20).blocks)
     with pytest.raises(ValueError, match="more rows than the 30 it announced"):
-        publish.publish_streams(tmp_path, NAME, [long], CLASS_NAMES, {})
+        publish.publish_streams(tmp_path, NAME, [long], CLASS_NAMES, {}, image_shape=SHAPE)
     mislabelled = RowStream("synthetic", "test", 50, blocks_of(rows, 20).blocks)
     with pytest.raises(ValueError, match="'synthetic'/'test' but yielded a 'synthetic'/'train' block"):
-        publish.publish_streams(tmp_path, NAME, [mislabelled], CLASS_NAMES, {})
+        publish.publish_streams(tmp_path, NAME, [mislabelled], CLASS_NAMES, {}, image_shape=SHAPE)
     assert visible_entries(tmp_path / NAME) == ["LATEST", "v0001"]
     with pytest.raises(ValueError, match="streams is empty"):
-        publish.publish_streams(tmp_path, NAME, [], CLASS_NAMES, {})
+        publish.publish_streams(tmp_path, NAME, [], CLASS_NAMES, {}, image_shape=SHAPE)

@@ -46,8 +46,8 @@ def test_publish_with_real_rows_adds_both_real_splits(ingested, trained, checked
 
 def test_publish_of_no_accepted_samples_fails_and_writes_no_version(ingested, trained, tmp_path):
     rejected = tmp_path / "accepted.parquet"
-    with AcceptedRowsWriter(rejected, 28) as staged:
-        staged.write(np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.float32))
+    with AcceptedRowsWriter(rejected, (28, 28, 1)) as staged:
+        staged.write(np.zeros((0, 28, 28, 1), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.float32))
     config = PublishConfig(output_root=tmp_path / "datasets")
     with pytest.raises(ValueError, match="zero rows"):
         publish_stage(ingested[0].snapshot_dir, str(rejected), config, trained.generator_hash, {}, LOGGER)

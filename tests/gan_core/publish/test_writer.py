@@ -27,7 +27,7 @@ NAME = "mnist-test"
 def make_rows(count: int, source: str = "real", split: str = "train", seed: int = 0, **overrides) -> Rows:
     rng = np.random.default_rng(seed)
     fields = {
-        "images": rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8),
+        "images": rng.integers(0, 256, size=(count, 28, 28, 1), dtype=np.uint8),
         "labels": rng.integers(0, 10, size=count).astype(np.int64),
         "source": source,
         "split": split,
@@ -183,7 +183,8 @@ def test_hf_datasets_decodes_images_and_class_names(tmp_path):
     for index in (0, 150, 289):  # first real shard, middle, the synthetic tail
         row = train[index]
         pixels, label, source, confidence = expected[row["sample_id"]]
-        np.testing.assert_array_equal(np.array(row["image"]), pixels)
+        assert row["image"].mode == "L"  # HF decodes a grayscale PIL image
+        np.testing.assert_array_equal(np.array(row["image"])[..., None], pixels)
         assert row["label"] == label
         assert features["label"].int2str(row["label"]) == CLASS_NAMES[label]
         assert row["source"] == source
@@ -239,7 +240,7 @@ def test_invalid_second_part_leaves_nothing_visible(tmp_path):
     publish.publish_version(tmp_path, NAME, [make_rows(3)], CLASS_NAMES, {})
     before = visible_entries(dataset_dir)
     bad = make_rows(4, split="test", images=np.zeros((4, 28, 27), np.uint8))
-    with pytest.raises(ValueError, match=r"parts\[1\]\.images must have shape \(N, 28, 28\)"):
+    with pytest.raises(ValueError, match=r"parts\[1\]\.images must be 28x28, got 28x27"):
         publish.publish_version(tmp_path, NAME, [make_rows(10), bad], CLASS_NAMES, {})
     assert visible_entries(dataset_dir) == before == ["LATEST", "v0001"]
     assert (dataset_dir / "LATEST").read_text() == "v0001\n"
@@ -395,8 +396,8 @@ def test_invalid_input_is_rejected_before_writing(tmp_path, parts, kwargs, match
     assert not (tmp_path / "out").exists()
 
 
-def test_sample_ids_are_numbered_per_source_and_split_and_channel_axis_is_accepted(tmp_path):
-    images = np.random.default_rng(0).integers(0, 256, size=(2, 28, 28, 1), dtype=np.uint8)
+def test_sample_ids_are_numbered_per_source_and_split_and_no_channel_axis_is_grayscale(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, size=(2, 28, 28), dtype=np.uint8)
     parts = [
         make_rows(2, "synthetic"),
         make_rows(3, "synthetic"),
@@ -410,7 +411,7 @@ def test_sample_ids_are_numbered_per_source_and_split_and_channel_axis_is_accept
          "syn-test-000000", "syn-test-000001", "mnist-train-42"]
     )
     test_rows = pq.read_table(result.path / "data/test-00000-of-00001.parquet").to_pylist()
-    np.testing.assert_array_equal(decode_png(test_rows[1]["image"]["bytes"]), images[1, :, :, 0])
+    np.testing.assert_array_equal(decode_png(test_rows[1]["image"]["bytes"]), images[1, :, :, None])
 
 
 def test_an_empty_part_still_gets_one_empty_shard(tmp_path):

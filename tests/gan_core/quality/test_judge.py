@@ -112,7 +112,7 @@ def test_tiny_training_is_seeded_and_caches_by_array_hash(mnist_sample, tmp_path
     ("images", "labels", "match"),
     [
         (np.zeros((4, 28, 28), np.float32), np.zeros(4, np.int64), "uint8"),
-        (np.zeros((4, 784), np.uint8), np.zeros(4, np.int64), "uint8 grayscale"),
+        (np.zeros((4, 784), np.uint8), np.zeros(4, np.int64), r"\(N, H, W, C\)"),
         (np.zeros((4, 28, 28), np.uint8), np.zeros(3, np.int64), "shape"),
         (np.zeros((4, 28, 28), np.uint8), np.array([0, 1, 2, 10]), "outside 0..9"),
         (np.zeros((4, 28, 28), np.uint8), np.array([0.0, 1.0, 2.0, 3.0]), "integer"),
@@ -132,7 +132,7 @@ def test_judge_stays_float32_under_a_global_mixed_policy():
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
-        model = build_judge_model((28, 28), 10, augment=True)
+        model = build_judge_model((28, 28, 1), 10, augment=True)
     finally:
         keras.config.set_dtype_policy(previous)
     assert all(layer.compute_dtype == "float32" for layer in model.layers[1:])

@@ -22,7 +22,7 @@ def test_quality_outcome_matches_the_files_it_wrote(trained, checked):
     assert (out_dir / "training_curves.png").is_file()  # the run logged a history
     # min_confidence 0 keeps all 50 samples, staged in generation order.
     (images, labels, confidences), *more = iter_staged(Path(checked.accepted_path), 1000)
-    assert more == [] and images.shape == (50, 28, 28) and images.dtype == np.uint8
+    assert more == [] and images.shape == (50, 28, 28, 1) and images.dtype == np.uint8
     assert labels.tolist() == np.repeat(np.arange(10), 5).tolist()
     assert staged_rows(Path(checked.accepted_path)) == checked.num_accepted == checked.num_samples == 50
     assert confidences.dtype == np.float32 and np.all((confidences >= 0) & (confidences <= 1))

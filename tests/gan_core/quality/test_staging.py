@@ -10,14 +10,14 @@ from gan_core.quality.staging import AcceptedRowsWriter, StagingError, iter_stag
 
 def chunk(count, seed):
     rng = np.random.default_rng(seed)
-    images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
+    images = rng.integers(0, 256, size=(count, 28, 28, 1), dtype=np.uint8)
     return images, rng.integers(0, 10, size=count), rng.uniform(size=count).astype(np.float32)
 
 
 def test_rows_come_back_in_order_in_batches_of_any_size(tmp_path):
     chunks = [chunk(37, 0), chunk(0, 1), chunk(90, 2)]
     path = tmp_path / "accepted.parquet"
-    with AcceptedRowsWriter(path, 28) as staged:
+    with AcceptedRowsWriter(path, (28, 28, 1)) as staged:
         for images, labels, confidences in chunks:
             staged.write(images, labels, confidences)
     assert staged.rows == staged_rows(path) == 127
@@ -34,15 +34,15 @@ def test_rows_come_back_in_order_in_batches_of_any_size(tmp_path):
 def test_nothing_appears_when_the_stage_fails_half_way(tmp_path):
     path = tmp_path / "accepted.parquet"
     with pytest.raises(RuntimeError, match="judge crashed"):
-        with AcceptedRowsWriter(path, 28) as staged:
+        with AcceptedRowsWriter(path, (28, 28, 1)) as staged:
             staged.write(*chunk(5, 0))
             raise RuntimeError("judge crashed")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_wrong_shapes_and_foreign_files_are_refused(tmp_path):
-    with pytest.raises(StagingError, match=r"\(n, 28, 28\) uint8"):
-        with AcceptedRowsWriter(tmp_path / "a.parquet", 28) as staged:
+    with pytest.raises(StagingError, match=r"\(n, 28, 28, 1\) uint8"):
+        with AcceptedRowsWriter(tmp_path / "a.parquet", (28, 28, 1)) as staged:
             staged.write(np.zeros((2, 27, 27), np.uint8), np.zeros(2), np.zeros(2))
     with pytest.raises(StagingError, match="run the quality check first"):
         staged_rows(tmp_path / "missing.parquet")

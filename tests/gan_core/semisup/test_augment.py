@@ -10,9 +10,9 @@ from gan_core.semisup.augment import strong_view, weak_view
 
 def _digits() -> np.ndarray:
     """Bright blocks well inside a black border, so a shift of up to 2 px loses no pixel."""
-    images = np.zeros((16, 28, 28), np.uint8)
+    images = np.zeros((16, 28, 28, 1), np.uint8)
     rng = np.random.default_rng(0)
-    images[:, 8:20, 10:18] = rng.integers(1, 256, size=(16, 12, 8), dtype=np.uint8)
+    images[:, 8:20, 10:18] = rng.integers(1, 256, size=(16, 12, 8, 1), dtype=np.uint8)
     return images
 
 
@@ -41,7 +41,7 @@ def test_weak_view_is_a_whole_pixel_shift_within_the_limit():
 def test_strong_view_distorts_and_is_fixed_by_its_seed():
     images = tf.constant(_digits())
     first = strong_view(images, _seed(3), 4, 25.0, 10).numpy()
-    assert first.dtype == np.uint8 and first.shape == (16, 28, 28)
+    assert first.dtype == np.uint8 and first.shape == (16, 28, 28, 1)
     assert np.array_equal(first, strong_view(images, _seed(3), 4, 25.0, 10).numpy())
     assert not np.array_equal(first, strong_view(images, _seed(4), 4, 25.0, 10).numpy())
     changed = np.mean(first.astype(int) != images.numpy().astype(int), axis=(1, 2))

@@ -45,7 +45,7 @@ def test_confident_rows_filter_then_cap_by_predicted_class():
 def test_stage_writes_a_verified_set_and_a_teacher_then_reuses_them(snapshot_dir, tmp_path):
     outcome = pseudo_label_stage(snapshot_dir, TINY, 0, str(tmp_path), LOGGER)
     images, labels, confidences = load_pseudo_labels(outcome.pseudo_path)
-    assert images.dtype == np.uint8 and images.shape[1:] == (28, 28) and len(images) == outcome.count
+    assert images.dtype == np.uint8 and images.shape[1:] == (28, 28, 1) and len(images) == outcome.count
     assert np.bincount(labels, minlength=10).tolist() == outcome.per_class and max(outcome.per_class) <= 20
     assert confidences.dtype == np.float32 and np.all((confidences >= 0) & (confidences <= 1))
     assert sha256_file(Path(outcome.pseudo_path)) == outcome.pseudo_sha256

@@ -44,7 +44,7 @@ def test_pseudo_labels_have_the_right_shapes_and_come_from_the_model(teacher, sc
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
     images, labels, confidences = teacher.pseudo_label(pool_images, 0.0)
-    assert images.shape == (400, 28, 28) and images.dtype == np.uint8
+    assert images.shape == (400, 28, 28, 1) and images.dtype == np.uint8
     assert labels.shape == (400,) and labels.dtype == np.int64
     assert confidences.shape == (400,) and confidences.dtype == np.float32
     assert np.array_equal(images, pool_images)
