@@ -32,6 +32,7 @@ import tensorflow as tf  # noqa: E402
 
 from gan_core import data, publish  # noqa: E402
 from gan_core.publish import loader
+from gan_core.publish.manifest import image_shape  # noqa: E402
 
 logger = logging.getLogger("train_classifier")
 
@@ -47,13 +48,13 @@ def resolve(dataset: Path, version: str = "latest") -> Path:
     return publish.resolve_version(dataset, version)
 
 
-def build_model(num_classes: int, seed: int):
-    """A small CNN for (28, 28, 1) images in [0, 1]: two conv blocks and a dense head, logits out."""
+def build_model(num_classes: int, seed: int, image_shape: Sequence[int] = (28, 28, 1)):
+    """A small CNN for (H, W, C) images in [0, 1]: two conv blocks and a dense head, logits out."""
     keras.utils.set_random_seed(seed)
     layers = keras.layers
     return keras.Sequential(
         [
-            keras.Input(shape=(28, 28, 1)),
+            keras.Input(shape=tuple(image_shape)),
             layers.Conv2D(32, 3, activation="relu"),
             layers.MaxPooling2D(),
             layers.Conv2D(64, 3, activation="relu"),
@@ -78,7 +79,7 @@ def _evaluation_data(version_dir: Path, manifest: dict, batch_size: int):
             f"{version_dir} has classes {manifest['class_names']} and no real test split, and the bundled "
             f"sample's classes {list(sample.class_names)} differ; publish with include_real=True to get a test split"
         )
-    images = sample.test_images[..., None].astype("float32") / 255.0
+    images = sample.test_images.astype("float32") / 255.0
     dataset = tf.data.Dataset.from_tensor_slices((images, sample.test_labels)).batch(batch_size)
     return dataset, BUNDLED_TEST, len(sample.test_labels)
 
@@ -136,7 +137,7 @@ def train_classifier(
     steps_per_epoch = math.ceil(train_rows / batch_size) if real_share is not None else None
     evaluation, evaluated_on, eval_rows = _evaluation_data(version_dir, manifest, batch_size)
 
-    model = build_model(len(manifest["class_names"]), seed)
+    model = build_model(len(manifest["class_names"]), seed, image_shape(manifest))
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

@@ -123,6 +123,7 @@ def build_configs(parameters: dict) -> dict:
                 samples_per_class=p["samples_per_class"],
                 chunk_size=p["chunk_size"],
                 gate=gate,
+                gate_mode=p["gate"],
                 seed=p["seed"],
                 metrics=default_of(QualityConfig, "metrics") + (("cas",) if p["measure_cas"] else ()),
             ),
@@ -205,6 +206,7 @@ def augment(
     min_judge_accuracy: bounded(GateThresholds, "min_judge_accuracy") = default_of(
         GateThresholds, "min_judge_accuracy"
     ),
+    gate: Literal["enforce", "warn"] = default_of(QualityConfig, "gate_mode"),
     measure_cas: bool = False,
     chunk_size: bounded(QualityConfig, "chunk_size") = default_of(QualityConfig, "chunk_size"),
     dask_workers: bounded(ClusterConfig, "workers") = default_of(ClusterConfig, "workers"),
@@ -272,6 +274,8 @@ def augment(
             (Naeem et al. 2020, on judge features); low values mean mode collapse.
         min_acceptance_rate: Gate: share of samples surviving rejection at least this.
         min_judge_accuracy: Gate: floor on the judge's own accuracy on real test.
+        gate: 'enforce' publishes nothing when a gate check fails; 'warn' computes every check
+            and publishes anyway, marked as failed in the manifest, the card and the log.
         measure_cas: Also measure CAS: train the reference classifier on the generated samples
             alone (before rejection) and on as many real images, both tested on real test (two
             extra models, ~1 min).
@@ -320,7 +324,16 @@ def augment(
     else:
         quality = quality_task(*quality_args, None if pseudo is None else pseudo.teacher_dir, pseudo_path)
     if not quality.passed:
-        raise GateFailed(quality.failures, quality.num_checks)
+        nothing_to_publish = quality.num_accepted == 0 and not configs["publish"].include_real
+        if configs["quality"].gate_mode == "enforce" or nothing_to_publish:
+            raise GateFailed(quality.failures, quality.num_checks)
+        logger.warning(
+            "quality gate FAILED (%d of %d checks) but gate='warn': publishing anyway, marked as failed in the "
+            "manifest and the card; do not train on it before reading the failures: %s",
+            len(quality.failures),
+            quality.num_checks,
+            "; ".join(quality.failures),
+        )
 
     # N and the unlabeled pool's size, in the manifest and the summary: what the labels were.
     labeled_data = {
@@ -348,7 +361,7 @@ def augment(
         "metrics": quality.metrics,
         "metric_subsample": quality.metric_subsample,
         "label_agreement": quality.label_agreement,
-        "gate": quality.gate,
+        "gate": {**quality.gate, "mode": configs["quality"].gate_mode},
         "training": {
             "dtype_policy": training.dtype_policy,
             "profile": profile,
@@ -371,6 +384,7 @@ def augment(
         "labeled_data": labeled_data,
         "pseudo_labels": pseudo_labels,
         "metrics": quality.metrics,
+        "gate_passed": quality.passed,
         "images_per_second": training.images_per_second,
         "wall_seconds": round(time.perf_counter() - wall_started, 1),
         "code_version": __version__,

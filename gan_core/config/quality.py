@@ -95,6 +95,13 @@ class QualityConfig(_Config):
         description="Registered metric names to compute (see gan_core.quality.metrics.available()); 'cas' trains two extra models.",
     )
     gate: GateThresholds = GateThresholds()
+    gate_mode: Literal["enforce", "warn"] = Field(
+        default="enforce",
+        description=(
+            "'enforce' publishes nothing when a gate check fails; 'warn' computes every check and publishes "
+            "anyway, marked as failed in the manifest, the card and the log (for exploration and plumbing tests)."
+        ),
+    )
     second_judge: bool = Field(
         default=True, description="Train a second judge (LeNet layout) and report its agreement with the accepted rows."
     )

@@ -104,7 +104,14 @@ def _quality_sections(manifest: dict) -> list[str]:
              "PASS" if check["passed"] else "FAIL")
             for check in gate["checks"]
         ]  # fmt: skip
-        lines += [f"## Quality gate: {verdict}", "", *_table(("check", "value", "threshold", "result"), rows)]
+        lines += [f"## Quality gate: {verdict}", ""]
+        if not gate.get("passed") and gate.get("mode") == "warn":
+            lines += [
+                "**Published although the gate failed** (`gate=warn`): the failed checks below say what is "
+                "wrong with these samples; read them before training on this version.",
+                "",
+            ]
+        lines += _table(("check", "value", "threshold", "result"), rows)
     return lines
 
 

@@ -141,3 +141,29 @@ def test_a_schedule_fires_a_run_without_a_trigger(prefect_server, deployed, work
     assert datetime.fromisoformat(finished["expected_start_time"]).second == 0  # a cron minute boundary
     assert [r["id"] for r in api.flow_runs_of(deployment["id"])] == [finished["id"]]
     _check_published(tmp_path / "datasets" / "e2e-scheduled" / "v0001", TINY["samples_per_class"], include_real=True)
+
+
+def test_an_rgb_folder_runs_through_the_deployment(deployed, worker, api, tmp_path):
+    """A user's own RGB class folders, triggered the way the UI does, publish RGB rows under their names."""
+    from tests.image_folders import write_class_folders
+
+    classes = ("bolt", "nut", "washer")
+    root = write_class_folders(tmp_path / "parts", classes, 0, 32, 3, splits={"train": 24, "test": 6})
+    parameters = {
+        **TINY,
+        "source": f"folder:{root}",
+        "real_labeled_limit": None,
+        "batch_size": 16,
+        "dataset_name": "e2e-rgb",
+        "output_root": str(tmp_path / "datasets"),
+        "work_root": str(tmp_path / "work"),
+    }
+    run = api.wait_final(api.create_run(deployed["deployments"]["augment-on-demand"]["id"], parameters)["id"])
+    assert run["state_type"] == "COMPLETED", run["state"]
+    version_dir = tmp_path / "datasets" / "e2e-rgb" / "v0001"
+    publish.verify(version_dir)
+    manifest = publish.read_manifest(version_dir)
+    assert manifest["image_shape"] == [32, 32, 3] and manifest["class_names"] == list(classes)
+    assert manifest["rows_per_split_source"]["test"]["real"] == 18
+    assert manifest["rows_per_source"]["synthetic"] == 3 * TINY["samples_per_class"]  # min_confidence 0
+    assert "32x32 RGB images" in (version_dir / "README.md").read_text()

@@ -247,6 +247,18 @@ def test_failed_gate_fails_the_flow_and_publishes_nothing(prefect_harness, tmp_p
     assert not (tmp_path / "datasets" / "tiny").exists() or not publish.list_versions(tmp_path / "datasets" / "tiny")
 
 
+def test_gate_warn_publishes_a_failed_run_marked_as_failed(prefect_harness, tmp_path, caplog):
+    # The untrained generator of the test above; min_confidence 0 leaves rows to publish.
+    summary = augment(**_tiny(tmp_path, gate="warn", min_confidence=0.0))
+    assert summary["gate_passed"] is False and summary["version"] == 1
+    manifest = publish.read_manifest(Path(summary["version_dir"]))
+    assert manifest["gate"]["passed"] is False and manifest["gate"]["mode"] == "warn"
+    assert any(not check["passed"] for check in manifest["gate"]["checks"])
+    card = (Path(summary["version_dir"]) / "README.md").read_text()
+    assert "## Quality gate: failed" in card and "Published although the gate failed" in card
+    assert "quality gate FAILED" in caplog.text and "gate='warn'" in caplog.text
+
+
 def test_label_scarce_run_trains_on_pseudo_labels_and_publishes_only_true_labels_as_real(prefect_harness, tmp_path):
     from gan_core.imaging import decode_png
     from gan_core.io.hashing import sha256_file

@@ -115,3 +115,30 @@ def checked(ingested, trained, stage_logger):
         trained.history,
         stage_logger,
     )
+
+
+@pytest.fixture(scope="session")
+def rgb_ingested(tmp_path_factory, stage_logger):
+    """(IngestOutcome, cache root) of a tiny RGB 32x32 class folder (3 classes, a seeded test split)."""
+    from gan_core.config import DataConfig
+    from gan_core.data.stage import ingest_stage
+    from tests.image_folders import write_class_folders
+
+    root = write_class_folders(tmp_path_factory.mktemp("rgb-folder") / "parts", ("bolt", "nut", "washer"), 40, 32, 3)
+    cache_root = tmp_path_factory.mktemp("rgb-cache")
+    return ingest_stage(DataConfig(source=f"folder:{root}"), cache_root, stage_logger), cache_root
+
+
+@pytest.fixture(scope="session")
+def rgb_trained(rgb_ingested, tmp_path_factory, stage_logger):
+    """TrainOutcome of four generator steps of a tiny GAN on the RGB folder."""
+    from gan_core.config import ModelConfig, TrainConfig
+    from gan_core.gan.stage import train_stage
+
+    return train_stage(
+        rgb_ingested[0].snapshot_dir,
+        ModelConfig(**TINY_STAGE_MODEL),
+        TrainConfig(**TINY_STAGE_TRAIN),
+        str(tmp_path_factory.mktemp("rgb-runs")),
+        stage_logger,
+    )

@@ -47,6 +47,24 @@ def test_shards_scored_in_any_order_merge_into_the_in_process_result(ingested, t
     assert json.loads(Path(merged.report_path).read_text()) == json.loads(Path(whole.report_path).read_text())
 
 
+def test_rgb_shards_merge_into_the_in_process_result(rgb_ingested, rgb_trained, tmp_path):
+    outcome, cache_root = rgb_ingested
+    config = QualityConfig(
+        samples_per_class=700, gate=GateThresholds(**OPEN_GATE), chunk_size=1024, metric_subsample=500
+    )
+    args = (outcome.snapshot_dir, rgb_trained.generator_dir, JudgeConfig(epochs=1), config, str(cache_root))
+    whole = quality_stage(*args, str(tmp_path / "whole"), [], LOG)
+    inputs = QualityInputs(*args, str(tmp_path / "sharded"), [])
+    plan = plan_shards(inputs, LOG)
+    assert plan.image_shape == (32, 32, 3) and len(plan.ranges) == 3
+    merged = merge_shards(plan, [score_shard(plan, inputs, index, LOG) for index in (1, 2, 0)], inputs, LOG)
+    assert merged.metrics == whole.metrics and merged.num_samples == 2100
+    ours, theirs = _staged(merged.accepted_path), _staged(whole.accepted_path)
+    assert ours[0].shape == (2100, 32, 32, 3)
+    for mine, other in zip(ours, theirs):
+        np.testing.assert_array_equal(mine, other)
+
+
 def test_a_merge_refuses_missing_shards(ingested, trained, tmp_path):
     outcome, cache_root = ingested
     config, judges = _config(second_judge=False), JudgeConfig(epochs=1)
