@@ -304,12 +304,23 @@ def augment(
     work_root_path = Path(work_root)
     cache_root, runs_root = work_root_path / "cache", work_root_path / "runs"
 
+    stage_seconds: dict[str, float] = {}
+    lap = time.perf_counter()
+
+    def stage_done(name: str) -> None:
+        nonlocal lap
+        stage_seconds[name] = round(time.perf_counter() - lap, 1)
+        lap = time.perf_counter()
+
     ingested = run_ingest(configs["data"], cache_root)
+    stage_done("ingest")
     pseudo = None
     if configs["data"].use_unlabeled:
         pseudo = pseudo_label_task(ingested.snapshot_dir, configs["pseudo"], configs["data"].seed, str(cache_root))
+        stage_done("pseudo_label")
     pseudo_path = None if pseudo is None else pseudo.pseudo_path
     training = train_task(ingested.snapshot_dir, configs["model"], configs["train"], str(runs_root), pseudo_path)
+    stage_done("train")
     quality_args = (
         ingested.snapshot_dir,
         training.generator_dir,
@@ -323,6 +334,7 @@ def augment(
         quality = quality_task_on_dask(configs["cluster"], *quality_args)
     else:
         quality = quality_task(*quality_args, None if pseudo is None else pseudo.teacher_dir, pseudo_path)
+    stage_done("quality")
     if not quality.passed:
         nothing_to_publish = quality.num_accepted == 0 and not configs["publish"].include_real
         if configs["quality"].gate_mode == "enforce" or nothing_to_publish:
@@ -374,6 +386,7 @@ def augment(
     published = publish_task(
         ingested.snapshot_dir, quality.accepted_path, configs["publish"], training.generator_hash, manifest_fields
     )
+    stage_done("publish")
     summary = {
         "version_dir": published.version_dir,
         "version": published.version,
@@ -387,6 +400,7 @@ def augment(
         "gate_passed": quality.passed,
         "images_per_second": training.images_per_second,
         "wall_seconds": round(time.perf_counter() - wall_started, 1),
+        "stage_seconds": stage_seconds,
         "code_version": __version__,
     }
     logger.info("published %s: %s rows (%s)", summary["version_dir"], summary["rows"], summary["rows_per_source"])
