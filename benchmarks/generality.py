@@ -181,6 +181,7 @@ def run_arm(dataset: str, arm: str, source: str, work: Path) -> dict:
         *COMMON_FLAGS, *ARMS[arm],
     ]  # fmt: skip
     logger.info("running %s", " ".join(command))
+    run_root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with open(run_root.with_suffix(".log"), "w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=_environment(run_root / "prefect"), stdout=subprocess.PIPE,
