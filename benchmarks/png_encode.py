@@ -40,7 +40,7 @@ def pillow_encoder(level: int) -> Callable[[np.ndarray], list[bytes]]:
         encoded = []
         for image in images:
             buffer = io.BytesIO()
-            Image.fromarray(image, mode="L").save(buffer, format="PNG", compress_level=level)
+            Image.fromarray(image.reshape(image.shape[:2]), mode="L").save(buffer, format="PNG", compress_level=level)
             encoded.append(buffer.getvalue())
         return encoded
 

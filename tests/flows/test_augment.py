@@ -117,21 +117,22 @@ def test_bad_parameters_fail_before_any_work(tmp_path, override, message):
     assert not (tmp_path / "work" / "cache").exists()
 
 
-def test_a_bad_png_in_the_unlabeled_source_fails_before_any_work(tmp_path):
+def test_a_bad_image_in_the_unlabeled_source_fails_before_any_work(tmp_path):
     from PIL import Image
 
     pngs = tmp_path / "pngs"
     pngs.mkdir()
     parameters = {name: p.default for name, p in __import__("inspect").signature(augment.fn).parameters.items()}
-    parameters.update(_tiny(tmp_path), use_unlabeled=True, unlabeled_source=f"png-dir:{pngs}")
-    with pytest.raises(AugmentParameterError, match="holds no .png files"):
+    parameters.update(_tiny(tmp_path), use_unlabeled=True, unlabeled_source=f"folder:{pngs}")
+    with pytest.raises(AugmentParameterError, match="unlabeled_source: .*holds no image files"):
         build_configs(parameters)
-    Image.new("RGB", (28, 28)).save(pngs / "colour.png")
-    with pytest.raises(AugmentParameterError, match=r"colour\.png: image is 8-bit RGB"):
+    (pngs / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # a signature and nothing else
+    with pytest.raises(AugmentParameterError, match=r"broken\.png"):
         build_configs(parameters)
-    (pngs / "colour.png").unlink()
-    Image.new("L", (28, 28)).save(pngs / "gray.png")
-    assert build_configs(parameters)["data"].unlabeled_source == f"png-dir:{pngs}"
+    (pngs / "broken.png").unlink()
+    # Any size and mode is fine: the pool is converted to the labeled data's geometry at ingest.
+    Image.new("RGB", (40, 30)).save(pngs / "colour.png")
+    assert build_configs(parameters)["data"].unlabeled_source == f"folder:{pngs}"
     assert not (tmp_path / "work" / "cache").exists()
 
 

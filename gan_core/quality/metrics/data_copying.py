@@ -8,9 +8,10 @@ each cell's share of P_n. C_T << 0 means generated samples sit closer to trainin
 fresh data does (copying); C_T >> 0 means they stay farther away (underfitting); ~0 is healthy.
 
 Here T is real train, P_n real test, Q_m the synthetic set, all as judge features.
-``near_duplicates`` counts synthetic images whose pixel-space nearest train image is within
-``NEAR_DUPLICATE_DISTANCE`` (L2 on [0, 1] pixels: an RMS difference of about 4.5 grey levels
-over a 28x28 image), i.e. literal copies.
+``near_duplicates`` counts synthetic images whose pixel-space nearest train image is within an
+RMS difference of ``NEAR_DUPLICATE_RMS`` (about 4.5 grey levels per pixel value, an L2 distance of
+0.5 on [0, 1] pixels over a 28x28 gray image, scaled with the image's number of values), i.e.
+literal copies.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from gan_core.quality.metrics.neighbors import nearest_neighbors
 MAX_CELLS = 50
 MIN_SAMPLES_PER_CELL = 20  # the paper's tau = 20 / m
 KMEANS_FIT_LIMIT = 10_000  # cells only need to be reasonable, not optimal
-NEAR_DUPLICATE_DISTANCE = 0.5
+NEAR_DUPLICATE_RMS = 0.5 / 28.0
 
 
 def kmeans(points: np.ndarray, k: int, seed: int = 0, iterations: int = 20) -> np.ndarray:
@@ -139,7 +140,8 @@ def compute(context: MetricContext) -> dict[str, float]:
         generated, nearest_neighbors(generated, centroids)[1],
         num_cells,
     )
-    near = context.train_nn_distances("synthetic") <= NEAR_DUPLICATE_DISTANCE
+    values = int(np.prod(context.images("synthetic").shape[1:]))
+    near = context.train_nn_distances("synthetic") <= NEAR_DUPLICATE_RMS * math.sqrt(values)
     return {
         "data_copying_ct": statistic,
         "data_copying_cells": float(used),

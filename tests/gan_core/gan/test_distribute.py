@@ -56,5 +56,5 @@ def test_two_replicas_train_resume_and_stay_mirrored(tmp_path):
         "generator": True, "discriminator": True, "ema_generator": True, "optimizers": True,
     }
     assert report["generator_changed"]
-    assert report["samples"] == [[20, 28, 28], "uint8", [label for label in range(10) for _ in range(2)]]
+    assert report["samples"] == [[20, 28, 28, 1], "uint8", [label for label in range(10) for _ in range(2)]]
     assert "does not split evenly over 2 replicas" in report["odd_batch_error"]

@@ -39,8 +39,8 @@ def test_outputs_have_documented_shapes_and_agree(trained_judge, mnist_sample):
     small_features, small_logits = trained_judge.embed(images, batch_size=7, cache=False)
     np.testing.assert_allclose(small_logits, logits, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(small_features, features, rtol=1e-4, atol=1e-4)
-    # A trailing channel axis of 1 is accepted.
-    np.testing.assert_allclose(trained_judge.predict_logits(images[..., None]), logits, atol=1e-5)
+    # Grayscale without a channel axis is accepted as (N, H, W, 1).
+    np.testing.assert_allclose(trained_judge.predict_logits(images[..., 0]), logits, atol=1e-5)
 
 
 def test_embeddings_are_cached_by_content_and_read_only(trained_judge, mnist_sample):
