@@ -102,7 +102,11 @@ def add_flow_arguments(parser: argparse.ArgumentParser, flow_obj, exclude: Seque
             # Choices such as channels (1 or 3) are ints: parse the flag's text to the choices' type.
             parse = _value_parser(type(choices[0]), optional, flag)
             parser.add_argument(
-                flag, type=parse, choices=choices + ((None,) if optional else ()), default=parameter.default, help=help_text
+                flag,
+                type=parse,
+                choices=choices + ((None,) if optional else ()),
+                default=parameter.default,
+                help=help_text,
             )
         else:
             parse = _value_parser(kind, optional, flag)

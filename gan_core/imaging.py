@@ -62,7 +62,9 @@ def check_images(
             "pass a stack of images, one per row"
         )
     if side is not None and array.shape[1:3] != (side, side):
-        raise error(f"{what} must be {side}x{side}, got {array.shape[1]}x{array.shape[2]}; resize them to {side}x{side}")
+        raise error(
+            f"{what} must be {side}x{side}, got {array.shape[1]}x{array.shape[2]}; resize them to {side}x{side}"
+        )
     if channels is not None and array.shape[-1] != channels:
         raise error(f"{what} must have {channels} channel(s), got {array.shape[-1]}; convert them first")
     return array

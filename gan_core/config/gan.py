@@ -38,7 +38,9 @@ class ModelConfig(_Config):
         height, width, channels = (int(side) for side in image_shape)
         if height != width:
             raise ValueError(f"the models are built for square images, got {height}x{width}")
-        return ModelConfig(**{**self.resolved(), "num_classes": num_classes, "image_size": height, "channels": channels})
+        return ModelConfig(
+            **{**self.resolved(), "num_classes": num_classes, "image_size": height, "channels": channels}
+        )
 
 
 # Where 'auto' DiffAugment switches off. Translation keeps D from memorising a small set (the

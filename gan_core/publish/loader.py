@@ -287,9 +287,7 @@ def make_dataset(
         # One map call per batch, several batches at once. Shuffling and batching rows in numpy
         # instead of tf.data (an unbatch, a shuffle and a batch per row) read ~1.2x faster
         # (benchmarks/generation_scale.py --read, README "Loader throughput").
-        images = tf.map_fn(
-            lambda png: tf.io.decode_png(png, channels=channels), pngs, fn_output_signature=image_spec
-        )
+        images = tf.map_fn(lambda png: tf.io.decode_png(png, channels=channels), pngs, fn_output_signature=image_spec)
         return tf.cast(images, tf.float32) / 255.0, labels
 
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)

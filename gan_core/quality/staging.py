@@ -66,7 +66,9 @@ class AcceptedRowsWriter:
         """Appends one chunk's accepted rows (uint8 (n, H, W, C), labels, float confidences)."""
         images = np.ascontiguousarray(as_4d(images), dtype=np.uint8)
         if images.shape[1:] != self.image_shape:
-            raise StagingError(f"staged images must be (n, {', '.join(map(str, self.image_shape))}) uint8, got {images.shape}")
+            raise StagingError(
+                f"staged images must be (n, {', '.join(map(str, self.image_shape))}) uint8, got {images.shape}"
+            )
         count = len(images)
         if count == 0:
             return

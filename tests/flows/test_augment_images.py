@@ -147,5 +147,7 @@ def test_mixed_sizes_are_refused_without_image_size_and_published_at_it_with_it(
     manifest = _manifest(summary)
     assert manifest["image_shape"] == [24, 24, 1]
     images, _ = loader.load_numpy(summary["version_dir"], "train", sources=("real",))
-    assert images.shape == (len(images), 24, 24, 1) and len(images) == manifest["rows_per_split_source"]["train"]["real"]
+    assert (
+        images.shape == (len(images), 24, 24, 1) and len(images) == manifest["rows_per_split_source"]["train"]["real"]
+    )
     assert np.unique(images).size > 2  # resized pixels, not an empty canvas
