@@ -1,4 +1,8 @@
-"""MNIST IDX files (``.gz`` or raw): magic numbers, dimensions, counts and label range validated."""
+"""MNIST-format IDX files (``.gz`` or raw): magic numbers, dimensions, counts and label range validated.
+
+Images of any height and width are read; :func:`read_idx_dir` then applies the geometry rules of
+:mod:`gan_core.data.images` (a size of 16-64 px kept as it is, or ``image_size`` / ``channels``).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_core.data.splits import IMAGE_SIDE, MNIST_CLASS_NAMES, DataError, LabeledSplits
+from gan_core.data.images import conform_arrays
+from gan_core.data.splits import MNIST_CLASS_NAMES, DataError, LabeledSplits
+from gan_core.data.subset import given_split
 
 logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
 
@@ -27,10 +33,16 @@ _IDX_ROLES: dict[str, tuple[str, ...]] = {
     "train images": ("train-images-idx3-ubyte", "train-images.idx3-ubyte"),
     "train labels": ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte"),
     "test images": (
-        "t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte", "test-images-idx3-ubyte", "test-images.idx3-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-images.idx3-ubyte",
+        "test-images-idx3-ubyte",
+        "test-images.idx3-ubyte",
     ),
     "test labels": (
-        "t10k-labels-idx1-ubyte", "t10k-labels.idx1-ubyte", "test-labels-idx1-ubyte", "test-labels.idx1-ubyte",
+        "t10k-labels-idx1-ubyte",
+        "t10k-labels.idx1-ubyte",
+        "test-labels-idx1-ubyte",
+        "test-labels.idx1-ubyte",
     ),
 }
 
@@ -47,9 +59,7 @@ def _read_idx_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as handle:
                 return handle.read()
         except (OSError, EOFError, zlib.error) as error:
-            raise DataError(
-                f"{path}: gzip data is corrupt or truncated ({error}); re-download the file"
-            ) from error
+            raise DataError(f"{path}: gzip data is corrupt or truncated ({error}); re-download the file") from error
     return path.read_bytes()
 
 
@@ -92,22 +102,21 @@ def _read_header(path: Path, header: struct.Struct, magic: int, kind: str, origi
 
 
 def read_idx_images(path: Path) -> np.ndarray:
-    """Reads an MNIST IDX image file (gzip or raw) into an (N, 28, 28) uint8 array.
+    """Reads an MNIST-format IDX image file (gzip or raw) into an (N, rows, cols, 1) uint8 array.
+
+    Any size is read; whether it is usable is the geometry rules' call (:func:`read_idx_dir`).
 
     Raises:
-        DataError: the file is missing, is not an IDX image file, is not 28x28, or its length
-            does not match the header's count.
+        DataError: the file is missing, is not an IDX image file, has an empty dimension, or its
+            length does not match the header's count.
     """
     path = Path(path)
     data, (count, rows, cols) = _read_header(path, _IMAGES_HEADER, _IMAGES_MAGIC, "image", "*-images-idx3-ubyte")
-    if (rows, cols) != (IMAGE_SIDE, IMAGE_SIDE):
-        raise DataError(
-            f"{path}: images are {rows}x{cols}, only 28x28 grayscale images are supported; "
-            "resize them to 28x28 before ingest"
-        )
+    if rows < 1 or cols < 1:
+        raise DataError(f"{path}: the header says images are {rows}x{cols}; re-download the file")
     _check_length(path, data, _IMAGES_HEADER.size, count, rows * cols, "images")
     images = np.frombuffer(data, dtype=np.uint8, offset=_IMAGES_HEADER.size)
-    return images.reshape(count, rows, cols).copy()
+    return images.reshape(count, rows, cols, 1).copy()
 
 
 def read_idx_labels(path: Path, num_classes: int = 10) -> np.ndarray:
@@ -139,12 +148,17 @@ def _find_idx_file(directory: Path, role: str) -> Path | None:
     return None
 
 
-def read_idx_dir(directory: Path) -> LabeledSplits:
+def read_idx_dir(directory: Path, image_size: int | None = None, channels: int | None = None) -> LabeledSplits:
     """Reads the four MNIST IDX files (train/t10k images and labels, gzip or raw) from a directory.
 
+    Args:
+        directory: Where the files are.
+        image_size: Crop and resize the images to this side; None keeps theirs (16-64 px, square).
+        channels: 1 or 3; None keeps 1.
+
     Raises:
-        DataError: the directory or a file is missing, a file is malformed, or image and label
-            counts differ.
+        DataError: the directory or a file is missing, a file is malformed, image and label
+            counts differ, or the images break the geometry rules (naming the file).
     """
     directory = Path(directory).expanduser().resolve()
     if not directory.is_dir():
@@ -176,11 +190,17 @@ def read_idx_dir(directory: Path) -> LabeledSplits:
             )
         arrays[split] = (images, labels)
     logger.debug("read IDX files %s", {role: str(path) for role, path in found.items()})
+    train_images, test_images = conform_arrays(
+        [(arrays["train"][0], str(found["train images"])), (arrays["test"][0], str(found["test images"]))],
+        image_size,
+        channels,
+    )
     return LabeledSplits(
-        train_images=arrays["train"][0],
+        train_images=train_images,
         train_labels=arrays["train"][1],
-        test_images=arrays["test"][0],
+        test_images=test_images,
         test_labels=arrays["test"][1],
         class_names=MNIST_CLASS_NAMES,
         source_used=f"idx:{directory}",
+        split=given_split("test"),
     )

@@ -1,4 +1,5 @@
-"""Source choice: the bundled sample (checksummed), a quick network probe, and what 'auto' reads."""
+"""Source choice: the bundled sample (checksummed), a quick network probe, what 'auto' reads, and the
+dispatch of every ``source`` form to its reader (each applying ``image_size`` / ``channels``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 from typing import Callable
 
 from gan_core.config import DataConfig
+from gan_core.data.folder import ImageFile, folder_signature, listing_digest, load_folder
 from gan_core.data.idx import read_idx_dir
+from gan_core.data.parquet import load_parquet, parquet_signature
 from gan_core.data.splits import DataError, LabeledSplits
 from gan_core.data.tfds_source import is_tfds_prepared, load_tfds, supported_keys, tfds_builder
 from gan_core.io.hashing import sha256_file
@@ -39,11 +42,15 @@ _NETWORK_HINT = (
 )
 
 
-def load_bundled_sample(directory: Path | None = None) -> LabeledSplits:
+def load_bundled_sample(
+    directory: Path | None = None, image_size: int | None = None, channels: int | None = None
+) -> LabeledSplits:
     """Loads the vendored 8k/2k MNIST sample after checking its registered sha256s.
 
     Args:
         directory: Where the sample files are; None uses the installed ``gan_core/assets/mnist-sample``.
+        image_size: Resize the 28x28 digits to this side; None keeps 28.
+        channels: 1 or 3 (gray replicated); None keeps 1.
 
     Raises:
         DataError: a file is missing or its sha256 differs from the registered one.
@@ -63,7 +70,7 @@ def load_bundled_sample(directory: Path | None = None) -> LabeledSplits:
             f"bundled MNIST sample failed verification: {'; '.join(problems)}. Reinstall gan-augment "
             "(pip install --force-reinstall) or restore gan_core/assets/mnist-sample from version control"
         )
-    splits = read_idx_dir(directory)
+    splits = read_idx_dir(directory, image_size, channels)
     return LabeledSplits(
         train_images=splits.train_images,
         train_labels=splits.train_labels,
@@ -71,6 +78,7 @@ def load_bundled_sample(directory: Path | None = None) -> LabeledSplits:
         test_labels=splits.test_labels,
         class_names=splits.class_names,
         source_used=SAMPLE_SOURCE,
+        split=splits.split,
     )
 
 
@@ -112,8 +120,9 @@ def load_source(config: DataConfig, network_check: Callable[[], bool] | None = N
     """Loads the real data that ``config.source`` names.
 
     'auto' uses tfds mnist if prepared, else downloads it if the network is up, else falls back to
-    the bundled sample with a warning. Explicit sources ('sample', 'tfds:<name>', 'idx:<dir>')
-    never fall back.
+    the bundled sample with a warning. Explicit sources ('sample', 'tfds:<name>', 'idx:<dir>',
+    'folder:<dir>', 'parquet:<file|dir|glob>') never fall back. Every route applies
+    ``config.image_size`` and ``config.channels`` (:mod:`gan_core.data.images`).
 
     Args:
         config: What to load.
@@ -125,11 +134,15 @@ def load_source(config: DataConfig, network_check: Callable[[], bool] | None = N
     check = network_check or network_available
     source = config.source
     if source == "sample":
-        return load_bundled_sample()
+        return load_bundled_sample(image_size=config.image_size, channels=config.channels)
     if source.startswith("idx:"):
-        return read_idx_dir(Path(source[len("idx:"):]))
+        return read_idx_dir(Path(source[len("idx:") :]), config.image_size, config.channels)
+    if source.startswith("folder:"):
+        return load_folder(source[len("folder:") :], config)
+    if source.startswith("parquet:"):
+        return load_parquet(source[len("parquet:") :], config)
     if source.startswith("tfds:"):
-        name = source[len("tfds:"):]
+        name = source[len("tfds:") :]
         builder = tfds_builder(name, config.data_dir)
         supported_keys(builder, name)  # an unsupported builder fails before any network wait
         if not builder.is_prepared() and not check():
@@ -138,11 +151,14 @@ def load_source(config: DataConfig, network_check: Callable[[], bool] | None = N
                 "and the network is offline, so it cannot be downloaded; use source='sample' (bundled "
                 "8k/2k MNIST sample) or 'idx:<directory of MNIST IDX files>', or prepare it with network access"
             )
-        return load_tfds(name, config.data_dir, download=True)
+        return load_tfds(name, config.data_dir, download=True, config=config)
     if source == "auto":
         return _load_auto(config, check)
     # DataConfig validates the pattern, so this only guards direct construction with bad values.
-    raise DataError(f"unknown source {source!r}: use 'auto', 'sample', 'tfds:<name>' or 'idx:<dir>'")
+    raise DataError(
+        f"unknown source {source!r}: use 'auto', 'sample', 'folder:<dir>', 'parquet:<file|dir|glob>', "
+        "'tfds:<name>' or 'idx:<dir>'"
+    )
 
 
 def describe_source(config: DataConfig, network_check: Callable[[], bool] | None = None) -> str:
@@ -161,10 +177,10 @@ def describe_source(config: DataConfig, network_check: Callable[[], bool] | None
 def _load_auto(config: DataConfig, check: Callable[[], bool]) -> LabeledSplits:
     where = config.data_dir or "the default tfds data_dir"
     if is_tfds_prepared(_AUTO_BUILDER, config.data_dir):
-        return load_tfds(_AUTO_BUILDER, config.data_dir)
+        return load_tfds(_AUTO_BUILDER, config.data_dir, config=config)
     if check():
         try:
-            return load_tfds(_AUTO_BUILDER, config.data_dir, download=True)
+            return load_tfds(_AUTO_BUILDER, config.data_dir, download=True, config=config)
         except DataError as error:
             reason = f"downloading it failed ({error})"
     else:
@@ -173,6 +189,29 @@ def _load_auto(config: DataConfig, check: Callable[[], bool]) -> LabeledSplits:
         "DATA SOURCE FALLBACK: source='auto' found no prepared tfds MNIST in %s and %s, so it is "
         "using the bundled MNIST sample (8,000 train / 2,000 test real digits) instead of full MNIST "
         "(60,000 / 10,000); expect weaker GAN and judge quality. To get %s.",
-        where, reason, _NETWORK_HINT,
+        where,
+        reason,
+        _NETWORK_HINT,
     )
-    return load_bundled_sample()
+    return load_bundled_sample(image_size=config.image_size, channels=config.channels)
+
+
+def source_files_signature(source: str) -> str | None:
+    """A digest of the files a file-based ``source`` reads (paths, sizes, mtimes; no content), for cache keys.
+
+    None for 'auto', 'sample' and 'tfds:' (keyed on :func:`describe_source` instead).
+    """
+    if source.startswith("folder:"):
+        return folder_signature(source[len("folder:") :])
+    if source.startswith("parquet:"):
+        return parquet_signature(source[len("parquet:") :])
+    if source.startswith("idx:"):
+        directory = Path(source[len("idx:") :]).expanduser()
+
+        def files():
+            for entry in sorted(directory.iterdir()):
+                stat = entry.stat()
+                yield ImageFile(str(entry), entry.name, stat.st_size, stat.st_mtime_ns)
+
+        return listing_digest("idx-v1", files)
+    return None

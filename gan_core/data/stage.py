@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gan_core.config import DataConfig
-from gan_core.data.snapshot import ingest
-from gan_core.data.sources import describe_source
-from gan_core.data.splits import DataError
+from gan_core.data.snapshot import check_every_class_present, ingest
+from gan_core.data.sources import describe_source, source_files_signature
 from gan_core.data.unlabeled import source_signature
 from gan_core.io.fsutil import atomic_write_json
 from gan_core.io.hashing import payload_digest
@@ -26,6 +25,8 @@ class IngestOutcome:
     fingerprint: str
     source_used: str
     counts: dict
+    image_shape: list[int]  # [H, W, C] of every image
+    split: dict  # how train and test were told apart: method, test_split, test_fraction, seed
     # The label-scarce mode's unlabeled pool (images only): its pool.npz, or None without one.
     pool_path: str | None = None
     pool_count: int = 0
@@ -35,10 +36,15 @@ def inputs_key(config: DataConfig, cache_root: Path) -> str:
     """Keys an ingest on its config, what 'auto' resolves to today, and the cache root.
 
     'auto' is keyed on what it would read today, so preparing full MNIST invalidates a cached
-    bundled-sample snapshot instead of serving it forever. An unlabeled source is keyed on its
-    files' names, sizes and mtimes too, so editing the pool's files is noticed.
+    bundled-sample snapshot instead of serving it forever. File sources (``folder:``, ``parquet:``,
+    ``idx:``) and an unlabeled source are keyed on their files' relative paths, sizes and mtimes
+    too, read from a listing, not the images, so an edited folder re-ingests and an unchanged one
+    reads no image again.
     """
     payload = {"config": config.resolved(), "resolves_to": describe_source(config), "cache_root": str(cache_root)}
+    files = source_files_signature(config.source)
+    if files is not None:
+        payload["source_files"] = files
     if config.unlabeled_source is not None:
         payload["unlabeled_files"] = source_signature(config.unlabeled_source)
     return payload_digest(payload, 32)
@@ -59,42 +65,27 @@ def cached_snapshot_present(config: DataConfig, cache_root: Path) -> bool:
     return (snapshot_dir / "meta.json").exists()
 
 
-def check_every_class_present(counts: dict, source: str) -> None:
-    """Refuses training data that lacks a class: the GAN would still generate and label it.
-
-    A conditional GAN asked for a class it never saw produces images the judge cannot trust, and
-    publishing them under that label would be a lie, so absent classes are an error, not a
-    silent subset.
-
-    Raises:
-        DataError: naming the absent classes and the fix.
-    """
-    per_class = counts["train"]["per_class"]
-    missing = [name for name, count in per_class.items() if count == 0]
-    if missing:
-        raise DataError(
-            f"the training data from {source} has no images of class(es) {missing} (of {len(per_class)}); "
-            "every class must be present, since the GAN generates and labels all of them: use data with "
-            "every class, or a larger real_labeled_limit (with use_unlabeled the labeled images are a "
-            "label-blind draw, so another seed may also do)"
-        )
-
-
 def ingest_stage(config: DataConfig, cache_root: Path, logger: logging.Logger | logging.LoggerAdapter) -> IngestOutcome:
     """Loads the real data into a fingerprinted snapshot under ``cache_root`` and indexes it.
 
     Raises:
-        DataError: the data is unreadable, or lacks a class (``check_every_class_present``).
+        DataError: the data is unreadable, or lacks a class (``check_every_class_present``); in
+            both cases nothing is written.
     """
+    # Keyed before reading: files edited while ingest runs give the next run another key, not this snapshot.
+    index = _index_path(config, Path(cache_root))
     snapshot = ingest(config, Path(cache_root))
+    # ingest checks this before writing; a snapshot it reused may come from a plain write_snapshot.
     check_every_class_present(snapshot.counts, snapshot.source_used)
-    atomic_write_json(_index_path(config, Path(cache_root)), {"snapshot": str(snapshot.path.resolve())})
+    atomic_write_json(index, {"snapshot": str(snapshot.path.resolve())})
     logger.info(
-        "snapshot %s from %s: %d train / %d test images (fingerprint %s)",
+        "snapshot %s from %s: %d train / %d test images of %s, test split %s (fingerprint %s)",
         snapshot.path,
         snapshot.source_used,
         snapshot.counts["train"]["total"],
         snapshot.counts["test"]["total"],
+        "x".join(map(str, snapshot.image_shape)),
+        snapshot.split["method"],
         snapshot.fingerprint[:16],
     )
     if snapshot.pool is not None:
@@ -114,6 +105,8 @@ def ingest_stage(config: DataConfig, cache_root: Path, logger: logging.Logger | 
         fingerprint=snapshot.fingerprint,
         source_used=snapshot.source_used,
         counts=snapshot.counts,
+        image_shape=list(snapshot.image_shape),
+        split=dict(snapshot.split),
         pool_path=None if snapshot.pool_path is None else str(snapshot.pool_path.resolve()),
         pool_count=0 if snapshot.pool is None else int(snapshot.pool["count"]),
     )

@@ -1,5 +1,8 @@
-"""tensorflow-datasets adapter: any 28x28 grayscale classification builder.
+"""tensorflow-datasets adapter: any image-classification builder (an Image and a ClassLabel feature).
 
+Images of any size and channel count, fixed or variable, are read as their encoded bytes
+(``tfds.decode.SkipDecoding``) and decoded and converted by :mod:`gan_core.data.images`, like every
+other route. A builder without a ``test`` split gets a seeded stratified one drawn from ``train``.
 tensorflow_datasets (and through it TensorFlow) is imported lazily, inside the functions, so
 importing this module stays cheap for flows and the CLI.
 """
@@ -11,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_core.data.splits import IMAGE_SIDE, DataError, LabeledSplits
+from gan_core.config import DataConfig
+from gan_core.data.images import ImagePool
+from gan_core.data.labeled import decode_labeled
+from gan_core.data.splits import DataError, LabeledSplits, check_class_count
 
 logger = logging.getLogger(__package__)  # the package logger, as before the split into modules
 
@@ -25,13 +31,15 @@ def tfds_builder(name: str, data_dir: Path | None):
     try:
         return tfds.builder(name, data_dir=None if data_dir is None else str(data_dir))
     except tfds.core.registered.DatasetNotFoundError as error:
-        raise DataError(
-            f"tfds has no builder named {name!r}; use e.g. 'tfds:mnist' or 'tfds:fashion_mnist'"
-        ) from error
+        raise DataError(f"tfds has no builder named {name!r}; use e.g. 'tfds:mnist' or 'tfds:fashion_mnist'") from error
 
 
 def supported_keys(builder, name: str) -> tuple[str, str]:
-    """Returns (image key, label key) if the builder is 28x28x1 uint8 image classification."""
+    """Returns (image key, label key) if the builder is image classification: an Image and a ClassLabel.
+
+    Raises:
+        DataError: the builder has no single Image plus ClassLabel pair.
+    """
     import tensorflow_datasets as tfds
 
     features = builder.info.features
@@ -45,17 +53,10 @@ def supported_keys(builder, name: str) -> tuple[str, str]:
         label_key = labels[0] if len(labels) == 1 else None
     image = features[image_key] if image_key in features else None
     label = features[label_key] if label_key in features else None
-    ok = (
-        isinstance(image, tfds.features.Image)
-        and tuple(image.shape) == (IMAGE_SIDE, IMAGE_SIDE, 1)
-        and image.np_dtype == np.uint8
-        and isinstance(label, tfds.features.ClassLabel)
-    )
-    if not ok:
+    if not isinstance(image, tfds.features.Image) or not isinstance(label, tfds.features.ClassLabel):
         raise DataError(
-            f"tfds builder {name!r} has features {features!r}; only 28x28 grayscale classification "
-            "builders (a 28x28x1 uint8 Image plus a ClassLabel, like 'mnist', 'fashion_mnist' or "
-            "'kmnist') are supported"
+            f"tfds builder {name!r} has features {list(features.keys())}; only image-classification builders "
+            "(one Image feature plus one ClassLabel, like 'mnist', 'cifar10' or 'tf_flowers') are supported"
         )
     return image_key, label_key
 
@@ -69,20 +70,30 @@ def is_tfds_prepared(name: str, data_dir: Path | None) -> bool:
     return bool(tfds_builder(name, data_dir).is_prepared())
 
 
-def load_tfds(name: str, data_dir: Path | None = None, download: bool = False) -> LabeledSplits:
-    """Reads the train and test splits of a 28x28 grayscale tfds classification builder.
+def load_tfds(
+    name: str,
+    data_dir: Path | None = None,
+    download: bool = False,
+    config: DataConfig | None = None,
+    pool: ImagePool | None = None,
+) -> LabeledSplits:
+    """Reads the train and test splits of a tfds image-classification builder.
 
     Args:
-        name: tfds builder name, e.g. 'mnist' or 'fashion_mnist' (a ':version' suffix is allowed).
+        name: tfds builder name, e.g. 'mnist' or 'cifar10' (a ':version' suffix is allowed).
         data_dir: tfds data_dir; None uses tfds' default.
         download: Download and prepare the dataset if it is not prepared yet (needs network).
+        config: ``image_size``, ``channels``, ``test_fraction`` and ``seed``; None keeps the data's
+            own geometry and draws a missing test split with the defaults.
+        pool: Decoding workers; None makes them for this call.
 
     Raises:
         DataError: unknown or unsupported builder, not prepared and ``download`` is False, the
-            download failed, or the builder lacks a train or test split.
+            download failed, the builder lacks a train split, or an image is unusable.
     """
     import tensorflow_datasets as tfds
 
+    config = config or DataConfig()
     builder = tfds_builder(name, data_dir)
     image_key, label_key = supported_keys(builder, name)
     if not builder.is_prepared():
@@ -101,28 +112,33 @@ def load_tfds(name: str, data_dir: Path | None = None, download: bool = False) -
             ) from error
     known_splits = set(builder.info.splits.keys())
     # A freshly mocked or partially described builder reports no splits; only judge real lists.
-    if known_splits and not {"train", "test"} <= known_splits:
-        raise DataError(
-            f"tfds dataset {name!r} has splits {sorted(known_splits)}; both 'train' and 'test' are needed"
+    if known_splits and "train" not in known_splits:
+        raise DataError(f"tfds dataset {name!r} has splits {sorted(known_splits)}; a 'train' split is needed")
+    has_test = not known_splits or "test" in known_splits
+    items, labels, in_test = [], [], []
+    for split in ("train", "test") if has_test else ("train",):
+        dataset = builder.as_dataset(
+            split=split,
+            batch_size=_TFDS_BATCH,
+            shuffle_files=False,
+            decoders={image_key: tfds.decode.SkipDecoding()},  # encoded bytes: decoded by gan_core.data.images
         )
-    arrays = {}
-    for split in ("train", "test"):
-        dataset = builder.as_dataset(split=split, batch_size=_TFDS_BATCH, shuffle_files=False)
-        images, labels = [], []
+        count = len(items)
         for batch in tfds.as_numpy(dataset):
-            images.append(batch[image_key][..., 0])
-            labels.append(batch[label_key])
-        if not images:
+            items += list(batch[image_key])
+            labels.append(np.asarray(batch[label_key], dtype=np.int64))
+        if len(items) == count:
             raise DataError(f"tfds dataset {name!r} split {split!r} is empty; prepare it again")
-        arrays[split] = (
-            np.ascontiguousarray(np.concatenate(images), dtype=np.uint8),
-            np.concatenate(labels).astype(np.int64),
-        )
-    return LabeledSplits(
-        train_images=arrays["train"][0],
-        train_labels=arrays["train"][1],
-        test_images=arrays["test"][0],
-        test_labels=arrays["test"][1],
-        class_names=tuple(builder.info.features[label_key].names),
+        in_test += [split == "test"] * (len(items) - count)
+    class_names = tuple(builder.info.features[label_key].names)
+    check_class_count(class_names, f"tfds dataset {name!r}")
+    return decode_labeled(
+        items,
+        [f"tfds:{name} image {index}" for index in range(len(items))],
+        np.concatenate(labels),
+        np.asarray(in_test) if has_test else None,
+        config,
+        class_names=class_names,
         source_used=f"tfds:{name}",
+        pool=pool,
     )

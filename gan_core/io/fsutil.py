@@ -79,21 +79,48 @@ def staged_directory(final: Path) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def npz_bytes(arrays: dict) -> bytes:
-    """The bytes of an uncompressed ``.npz`` of ``arrays``; the same arrays always give the same bytes.
+_NPZ_CHUNK = 1 << 20
 
-    Every member gets a fixed stamp and no pickles, written here rather than left to
-    ``np.savez``, so the file's sha256 is a content hash whatever numpy version wrote it.
+
+def _write_npz_members(handle, arrays: dict) -> None:
+    """Writes ``arrays`` as an uncompressed ``.npz`` into a seekable binary ``handle``, deterministically.
+
+    Every member gets a fixed stamp and no pickles, written here rather than left to ``np.savez``,
+    so the bytes are a content hash whatever numpy version wrote them. Each array goes out in 1 MiB
+    slices of its own buffer, so nothing but the arrays themselves is held in memory.
     """
-    import io
     import zipfile
 
     import numpy as np
 
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+    with zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, array in arrays.items():
+            array = np.asanyarray(array)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with archive.open(info, "w", force_zip64=True) as handle:
-                np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
+            with archive.open(info, "w", force_zip64=True) as member:
+                if array.flags.c_contiguous and not array.dtype.hasobject:
+                    # The bytes write_array writes, without its 16 MiB buffer and the copy of it.
+                    np.lib.format.write_array_header_1_0(member, np.lib.format.header_data_from_array_1_0(array))
+                    data = memoryview(array.reshape(-1)).cast("B")
+                    for start in range(0, len(data), _NPZ_CHUNK):
+                        member.write(data[start : start + _NPZ_CHUNK])
+                else:
+                    np.lib.format.write_array(member, array, allow_pickle=False)
+
+
+def npz_bytes(arrays: dict) -> bytes:
+    """The bytes of an uncompressed ``.npz`` of ``arrays``; the same arrays always give the same bytes."""
+    import io
+
+    buffer = io.BytesIO()
+    _write_npz_members(buffer, arrays)
     return buffer.getvalue()
+
+
+def write_npz(path: Path, arrays: dict) -> None:
+    """Writes :func:`npz_bytes`' bytes to ``path``, streaming: no second copy of the arrays in memory.
+
+    Not atomic by itself: meant for a file inside :func:`staged_directory`, whose rename is.
+    """
+    with open(path, "wb") as handle:
+        _write_npz_members(handle, arrays)

@@ -31,3 +31,40 @@ def test_ingest_of_a_missing_idx_directory_fails_and_indexes_nothing(tmp_path):
         ingest_stage(config, tmp_path / "cache", logging.getLogger("tests.stage"))
     assert not (tmp_path / "cache" / INDEX_DIR).exists()
     assert not cached_snapshot_present(config, tmp_path / "cache")
+
+
+def test_the_outcome_carries_shape_and_split(ingested):
+    outcome, _ = ingested
+    assert outcome.image_shape == [28, 28, 1]
+    assert outcome.split == {"method": "given", "test_split": "test", "test_fraction": None, "seed": None}
+
+
+def test_a_folder_cache_key_reads_no_image_and_follows_edits(tmp_path, monkeypatch):
+    import os
+
+    from PIL import Image
+
+    from tests.gan_core.data.builders import class_folder, save
+
+    class_folder(tmp_path / "images", {"a": 3, "b": 3}, side=16, channels=3)
+    config = DataConfig(source=f"folder:{tmp_path / 'images'}")
+    cache_root = tmp_path / "cache"
+    outcome = ingest_stage(config, cache_root, logging.getLogger("tests.stage"))
+    assert outcome.image_shape == [16, 16, 3] and outcome.split["method"] == "seeded-stratified"
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("a cached re-run must not open an image")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Image, "open", no_decoding)
+        key = inputs_key(config, cache_root)
+        assert cached_snapshot_present(config, cache_root)  # a re-run would reuse it, reading nothing
+    assert inputs_key(config, cache_root) == key
+    image = tmp_path / "images" / "a" / "000.png"
+    stat = image.stat()
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # edited in place
+    assert inputs_key(config, cache_root) != key
+    key = inputs_key(config, cache_root)
+    save(tmp_path / "images" / "b" / "new.png", Image.new("RGB", (16, 16)))
+    assert inputs_key(config, cache_root) != key
+    assert not cached_snapshot_present(config, cache_root)  # an edited folder re-ingests

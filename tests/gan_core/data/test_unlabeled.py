@@ -15,16 +15,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from gan_core import data
 from gan_core.config import DataConfig
 from gan_core.data import DataError
 from gan_core.data.stage import ingest_stage, inputs_key
 from gan_core.imaging import encode_png
-from tests.gan_core.data.test_snapshot import write_images, write_labels
+from tests.gan_core.data.builders import class_folder, save, write_images, write_labels
 
 LIMIT = 100
+SHAPE = (28, 28, 1)  # the bundled sample's
 LOGGER = logging.getLogger("tests.unlabeled")
 
 
@@ -68,7 +68,7 @@ def test_pool_is_the_rest_of_train_stored_as_images_only(reference, mnist_sample
     with np.load(snapshot.pool_path) as archive:
         assert archive.files == ["images"]  # no label array at all
     assert sorted(p.name for p in snapshot.path.iterdir()) == ["arrays.npz", "meta.json", data.POOL_FILE]
-    assert len(labeled) == LIMIT and splits.train_images.shape == (LIMIT, 28, 28)
+    assert len(labeled) == LIMIT and splits.train_images.shape == (LIMIT, 28, 28, 1)
     assert np.array_equal(np.sort(mnist_sample.train_labels[labeled]), np.sort(splits.train_labels))
     labeled_bytes = {image.tobytes() for image in splits.train_images}
     pool_bytes = {image.tobytes() for image in pool}
@@ -77,7 +77,7 @@ def test_pool_is_the_rest_of_train_stored_as_images_only(reference, mnist_sample
     assert facts["from_train_split"] == len(mnist_sample.train_labels) - LIMIT
     dropped = sum(facts["dropped_duplicates"].values())
     assert facts["count"] == len(pool) == facts["from_train_split"] - dropped
-    assert pool.dtype == np.uint8 and pool.shape[1:] == (28, 28)
+    assert pool.dtype == np.uint8 and pool.shape[1:] == (28, 28, 1)
     meta = json.loads((snapshot.path / "meta.json").read_text())
     assert meta["pool"]["labeled_selection"] == "label-blind" and meta["counts"]["train"]["total"] == LIMIT
 
@@ -132,19 +132,19 @@ def test_png_dir_and_idx_images_sources_join_the_pool_alike(tmp_path, reference,
     snapshot, _ = reference
     rng = np.random.default_rng(7)
     extra = rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8)
-    with_test_copies = np.concatenate([extra, mnist_sample.test_images[:3]])
+    with_test_copies = np.concatenate([extra, mnist_sample.test_images[:3, ..., 0]])
     pngs = _png_dir(tmp_path / "pngs", with_test_copies)
     idx_file = write_images(tmp_path / "extra-images-idx3-ubyte", with_test_copies[::-1].copy())
 
     data.check_unlabeled_source(f"png-dir:{pngs}")
-    assert np.array_equal(data.read_unlabeled_source(f"png-dir:{pngs}"), with_test_copies)
+    assert np.array_equal(data.read_unlabeled_source(f"png-dir:{pngs}", SHAPE)[..., 0], with_test_copies)
     via_png = data.write_snapshot(
         mnist_sample,
         tmp_path / "png",
         LIMIT,
         0,
         use_unlabeled=True,
-        extra_pool=data.read_unlabeled_source(f"png-dir:{pngs}"),
+        extra_pool=data.read_unlabeled_source(f"png-dir:{pngs}", SHAPE),
         pool_source=f"png-dir:{pngs}",
     )
     via_idx = data.write_snapshot(
@@ -153,7 +153,7 @@ def test_png_dir_and_idx_images_sources_join_the_pool_alike(tmp_path, reference,
         LIMIT,
         0,
         use_unlabeled=True,
-        extra_pool=data.read_unlabeled_source(f"idx-images:{idx_file}"),
+        extra_pool=data.read_unlabeled_source(f"idx-images:{idx_file}", SHAPE),
         pool_source=f"idx-images:{idx_file}",
     )
     assert via_png.fingerprint == via_idx.fingerprint != snapshot.fingerprint
@@ -162,7 +162,7 @@ def test_png_dir_and_idx_images_sources_join_the_pool_alike(tmp_path, reference,
     assert via_png.pool["dropped_duplicates"]["of_test"] >= 3
     assert via_png.pool["count"] == snapshot.pool["count"] + 12
     pool = {image.tobytes() for image in data.load_pool(via_png.path)}
-    assert {image.tobytes() for image in extra} <= pool
+    assert {image.tobytes() for image in extra[..., None]} <= pool
     assert not {image.tobytes() for image in mnist_sample.test_images} & pool
 
 
@@ -174,7 +174,7 @@ def test_an_external_pool_with_every_train_image_labeled(tmp_path, mnist_sample)
         10**6,
         0,
         use_unlabeled=True,
-        extra_pool=data.read_unlabeled_source(f"png-dir:{pngs}"),
+        extra_pool=data.read_unlabeled_source(f"png-dir:{pngs}", SHAPE),
         pool_source=f"png-dir:{pngs}",
     )
     assert snapshot.counts["train"]["total"] == len(mnist_sample.train_labels) and snapshot.pool["count"] == 5
@@ -182,32 +182,21 @@ def test_an_external_pool_with_every_train_image_labeled(tmp_path, mnist_sample)
         data.write_snapshot(mnist_sample, tmp_path / "d", 10**6, 0, use_unlabeled=True)
 
 
-def _write_png(path: Path, size=(28, 28), mode="L") -> Path:
-    Image.new(mode, size).save(path, format="PNG")
-    return path
-
-
 @pytest.mark.parametrize(
     "make, fragments",
     [
         (lambda d: d / "absent", ["does not exist", "png-dir:<existing directory"]),
-        (lambda d: d, ["holds no .png files"]),
-        (lambda d: _write_png(d / "big.png", size=(32, 32)).parent, ["big.png", "32x32", "only 28x28", "convert('L')"]),
-        (lambda d: _write_png(d / "rgb.png", mode="RGB").parent, ["rgb.png", "8-bit RGB", "only 8-bit grayscale"]),
-        (lambda d: _write_png(d / "alpha.png", mode="LA").parent, ["alpha.png", "grayscale+alpha"]),
-        (lambda d: _write_png(d / "wide.png", mode="I;16").parent, ["wide.png", "16-bit grayscale"]),
-        (
-            lambda d: (d / "fake.png").write_bytes(b"GIF89a not a png at all....................") and d,
-            ["fake.png", "not a PNG file"],
-        ),
+        (lambda d: (d / "notes.txt").write_text("x") and d, ["holds no .png files", "1 other entries"]),
+        (lambda d: (d / "fake.png").write_bytes(b"GIF89a not a png at all") and d, ["fake.png", "cannot be decoded"]),
+        (lambda d: (d / "zero.png").write_bytes(b"") or d, ["zero.png", "is empty (0 bytes)"]),
     ],
-    ids=["missing-dir", "empty-dir", "wrong-size", "rgb", "gray-alpha", "16-bit", "not-png"],
+    ids=["missing-dir", "no-png", "not-an-image", "zero-bytes"],
 )
-def test_hostile_png_dirs_fail_before_any_decoding(tmp_path, make, fragments):
+def test_hostile_png_dirs_fail_at_the_cheap_preflight(tmp_path, make, fragments):
     directory = tmp_path / "pngs"
     directory.mkdir()
     spec = f"png-dir:{make(directory)}"
-    for step in (data.check_unlabeled_source, data.read_unlabeled_source):
+    for step in (data.check_unlabeled_source, lambda spec: data.read_unlabeled_source(spec, SHAPE)):
         with pytest.raises(DataError) as error:
             step(spec)
         message = str(error.value)
@@ -220,8 +209,44 @@ def test_a_corrupt_png_body_is_named_at_decode(tmp_path):
     good = encode_png(np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8))
     (directory / "cut.png").write_bytes(good[: len(good) // 2])  # a valid header, a truncated stream
     data.check_unlabeled_source(f"png-dir:{directory}")  # the cheap pre-flight only reads headers
-    with pytest.raises(DataError, match=r"cut\.png: corrupt PNG .*remove it"):
-        data.read_unlabeled_source(f"png-dir:{directory}")
+    with pytest.raises(DataError, match=r"cut\.png: cannot be decoded .*remove it"):
+        data.read_unlabeled_source(f"png-dir:{directory}", SHAPE)
+
+
+def test_folder_pools_of_any_size_and_mode_take_the_labeled_geometry(tmp_path):
+    rng = np.random.default_rng(4)
+    directory = tmp_path / "pool"
+    save(directory / "big-rgb.jpg", rng.integers(0, 256, (100, 80, 3), dtype=np.uint8), quality=90)
+    save(directory / "gray.png", np.full((28, 28), 50, np.uint8))
+    save(directory / "flat.webp", np.full((40, 40, 3), 10, np.uint8), lossless=True)
+    (directory / "README.md").write_text("not an image")
+    (directory / "nested").mkdir()  # a flat folder: sub-folders are not read
+    save(directory / "nested" / "x.png", np.zeros((28, 28), np.uint8))
+    spec = f"folder:{directory}"
+    data.check_unlabeled_source(spec)
+    gray = data.read_unlabeled_source(spec, (28, 28, 1))
+    assert gray.shape == (3, 28, 28, 1)
+    assert {50, 10} <= {int(image.max()) for image in gray}  # the flat images keep their levels
+    assert data.read_unlabeled_source(spec, (32, 32, 3)).shape == (3, 32, 32, 3)
+    idx = write_images(tmp_path / "pool-idx3-ubyte", rng.integers(0, 256, (4, 20, 20), dtype=np.uint8))
+    assert data.read_unlabeled_source(f"idx-images:{idx}", (32, 32, 3)).shape == (4, 32, 32, 3)
+
+
+def test_an_rgb_label_scarce_ingest_with_a_folder_pool(tmp_path):
+    class_folder(tmp_path / "labeled", {"a": 12, "b": 12}, side=32, channels=3)
+    extra = class_folder(tmp_path / "extra", {"pool": 5}, side=48, channels=3, seed=9)
+    config = DataConfig(
+        source=f"folder:{tmp_path / 'labeled'}",
+        real_labeled_limit=10,
+        use_unlabeled=True,
+        unlabeled_source=f"folder:{tmp_path / 'extra' / 'pool'}",
+    )
+    outcome = ingest_stage(config, tmp_path / "cache", LOGGER)
+    assert outcome.image_shape == [32, 32, 3] and outcome.split["method"] == "seeded-stratified"
+    train = outcome.counts["train"]["total"]
+    # 24 images, 2 x round(12 * 0.2) = 4 held out; 20 train: 10 labeled, 10 pooled, plus the 5 extra.
+    assert train == 10 and outcome.pool_count == 10 + len(extra["pool"])
+    assert data.load_pool(Path(outcome.snapshot_dir)).shape == (outcome.pool_count, 32, 32, 3)
 
 
 def test_hostile_idx_image_sources(tmp_path):
@@ -229,12 +254,14 @@ def test_hostile_idx_image_sources(tmp_path):
         data.check_unlabeled_source(f"idx-images:{tmp_path / 'absent'}")
     empty = write_images(tmp_path / "empty-idx3-ubyte", np.zeros((0, 28, 28), np.uint8))
     with pytest.raises(DataError, match="holds no images"):
-        data.read_unlabeled_source(f"idx-images:{empty}")
+        data.read_unlabeled_source(f"idx-images:{empty}", SHAPE)
     labels = write_labels(tmp_path / "labels-idx1-ubyte", np.zeros(40))
     with pytest.raises(DataError, match="swap the images and labels"):
         data.check_unlabeled_source(f"idx-images:{labels}")
     with pytest.raises(DataError, match="unknown unlabeled_source"):
         data.check_unlabeled_source(f"jpg-dir:{tmp_path}")
+    with pytest.raises(DataError, match="not square"):
+        data.read_unlabeled_source(f"idx-images:{labels}", (28, 20, 1))
 
 
 @pytest.mark.parametrize(
