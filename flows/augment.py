@@ -23,6 +23,8 @@ from gan_core.data.unlabeled import check_unlabeled_source
 from gan_core.config import (
     DEFAULT_PROFILE,
     DEFAULT_WORK_ROOT,
+    DURATION_PATTERN,
+    MAX_STEPS,
     PROFILE_NAMES,
     ClusterConfig,
     DataConfig,
@@ -34,6 +36,7 @@ from gan_core.config import (
     QualityConfig,
     TeacherConfig,
     TrainConfig,
+    parse_duration,
     profile_configs,
 )
 from tasks.ingest import run_ingest
@@ -56,6 +59,13 @@ LABEL_SCARCE_JUDGES = {
 
 class AugmentParameterError(ValueError):
     """A flow parameter is invalid; raised before any data is read or model trained."""
+
+
+def _budget_seconds(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise AugmentParameterError(f"invalid augment parameters: time_budget: {error}") from None
 
 
 def default_dataset_name(source: str) -> str:
@@ -104,6 +114,10 @@ def build_configs(parameters: dict) -> dict:
         # Parameters left empty keep the profile's value; the rest override it.
         overrides = {"steps": p["steps"], "batch_size": p["batch_size"], "checkpoint_every": p["checkpoint_every"]}
         overrides = {key: value for key, value in overrides.items() if value is not None}
+        if p["time_budget"]:
+            overrides["time_budget_seconds"] = _budget_seconds(p["time_budget"])
+            # A time budget alone trains until it runs out; given steps still cap it.
+            overrides.setdefault("steps", MAX_STEPS)
         configs = {
             "data": DataConfig(
                 source=p["source"],
@@ -183,6 +197,7 @@ def augment(
     include_real: bool = default_of(PublishConfig, "include_real"),
     profile: Literal[PROFILE_NAMES] = DEFAULT_PROFILE,
     steps: bounded(TrainConfig, "steps") | None = None,
+    time_budget: Annotated[str | None, Field(pattern=DURATION_PATTERN)] = None,
     batch_size: bounded(TrainConfig, "batch_size") | None = None,
     checkpoint_every: bounded(TrainConfig, "checkpoint_every") | None = None,
     precision: PrecisionPolicy = default_of(TrainConfig, "precision"),
@@ -256,6 +271,9 @@ def augment(
             'quality' (about 45 min of training; what the nightly deployment runs).
         steps: GAN generator steps; empty uses the profile's. The budget does not grow with the
             dataset size.
+        time_budget: Train the GAN for this long instead ('90s', '10m', '1h', '1h30m'), with a
+            final checkpoint; with steps too, whichever comes first. A re-run with a larger
+            budget resumes where the last one stopped.
         batch_size: GAN batch size; empty uses the profile's.
         checkpoint_every: Checkpoint every N steps; empty uses the profile's. A killed or
             failed run loses at most this many steps when run again.
@@ -377,7 +395,8 @@ def augment(
         "training": {
             "dtype_policy": training.dtype_policy,
             "profile": profile,
-            "steps": configs["train"].steps,
+            "steps": training.steps,
+            "time_budget_seconds": configs["train"].time_budget_seconds,
             "images_per_second": training.images_per_second,
             "train_seconds": training.train_seconds,
         },

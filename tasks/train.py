@@ -36,7 +36,10 @@ def train_task(
             stats.images_per_second,
             stats.elapsed_seconds,
         )
-        update_progress_artifact(progress_id, progress=100.0 * stats.step / stats.steps)
+        done = stats.step / stats.steps
+        if train_config.time_budget_seconds is not None:
+            done = max(done, stats.elapsed_seconds / train_config.time_budget_seconds)
+        update_progress_artifact(progress_id, progress=100.0 * min(done, 1.0))
 
     outcome = train_stage(snapshot_dir, model_config, train_config, runs_root, logger, on_progress, pseudo_path)
     update_progress_artifact(progress_id, progress=100.0)

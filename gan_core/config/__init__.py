@@ -15,6 +15,8 @@ from pathlib import Path
 from gan_core.config.data import DataConfig
 from gan_core.config.gan import (
     DEFAULT_PROFILE,
+    DURATION_PATTERN,
+    MAX_STEPS,
     DIFFAUGMENT_AUTO_MAX_IMAGES,
     DIFFAUGMENT_POLICIES,
     EXTENDABLE_TRAIN_FIELDS,
@@ -27,6 +29,7 @@ from gan_core.config.gan import (
     PrecisionPolicy,
     TrainConfig,
     check_diffaugment,
+    parse_duration,
     profile_configs,
 )
 from gan_core.config.publish import _DATASET_NAME_PATTERN, PublishConfig
@@ -40,6 +43,8 @@ DEFAULT_WORK_ROOT = Path("outputs/work")
 __all__ = [
     "DEFAULT_PROFILE",
     "DEFAULT_WORK_ROOT",
+    "DURATION_PATTERN",
+    "MAX_STEPS",
     "DIFFAUGMENT_AUTO_MAX_IMAGES",
     "DIFFAUGMENT_POLICIES",
     "EXTENDABLE_TRAIN_FIELDS",
@@ -62,5 +67,6 @@ __all__ = [
     "TeacherConfig",
     "TrainConfig",
     "check_diffaugment",
+    "parse_duration",
     "profile_configs",
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from gan_core.config._base import _Config
 
@@ -12,6 +13,27 @@ PrecisionPolicy = Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"]
 AdversarialLoss = Literal["hinge", "non_saturating"]
 GeneratorArch = Literal["concat", "cbn", "resnet"]
 LearningRateDecay = Literal["constant", "linear"]
+
+DURATION_PATTERN = r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$"
+_DURATION = re.compile(DURATION_PATTERN)
+# The most steps a time budget alone may reach (TrainConfig.steps' upper bound).
+MAX_STEPS = 10_000_000
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a duration such as '90s', '10m', '1h' or '1h30m'.
+
+    Raises:
+        ValueError: anything else, or a zero duration.
+    """
+    match = _DURATION.match(text or "")
+    if not match or not any(match.groups()):
+        raise ValueError(f"time budget {text!r} is not a duration: use e.g. '90s', '10m', '1h' or '1h30m'")
+    hours, minutes, seconds = (float(group or 0) for group in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise ValueError(f"time budget {text!r} is zero: give a positive duration such as '10m'")
+    return total
 
 
 class ModelConfig(_Config):
@@ -77,7 +99,7 @@ class TrainConfig(_Config):
     steps: int = Field(
         default=3388,
         ge=1,
-        le=10_000_000,
+        le=MAX_STEPS,
         description="Generator steps to train for (the default is 5 minutes of the bare step on a 2-core CPU).",
     )
     batch_size: int = Field(default=64, ge=8, le=4096)
@@ -112,11 +134,29 @@ class TrainConfig(_Config):
     checkpoint_every: int = Field(default=1000, ge=1, description="Checkpoint (and sample grid) every N steps.")
     log_every: int = Field(default=250, ge=1, description="Log losses and throughput every N steps.")
     checkpoint_keep: int = Field(default=3, ge=1, le=100)
+    time_budget_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=30 * 24 * 3600,
+        description=(
+            "Stop training once the run has trained this long (over every call on its run directory), with a "
+            "final checkpoint, whichever comes first with steps; None trains for steps alone."
+        ),
+    )
 
     @field_validator("diffaugment")
     @classmethod
     def _check_policies(cls, value: str) -> str:
         return check_diffaugment(value)
+
+    @model_validator(mode="after")
+    def _check_budget(self) -> "TrainConfig":
+        if self.time_budget_seconds is not None and self.lr_decay == "linear":
+            raise ValueError(
+                "lr_decay 'linear' decays over a known number of steps, which a time budget does not fix: "
+                "use lr_decay 'constant' with time_budget, or a step budget"
+            )
+        return self
 
     def for_training_set(self, num_images: int) -> "TrainConfig":
         """This config with ``diffaugment='auto'`` resolved for a training set of ``num_images``."""
@@ -128,7 +168,7 @@ class TrainConfig(_Config):
 
 # TrainConfig fields a run may change and still resume: more steps extend it, and how often it
 # logs or checkpoints does not change what it computes.
-EXTENDABLE_TRAIN_FIELDS = ("steps", "log_every", "checkpoint_every", "checkpoint_keep")
+EXTENDABLE_TRAIN_FIELDS = ("steps", "log_every", "checkpoint_every", "checkpoint_keep", "time_budget_seconds")
 
 
 DEFAULT_PROFILE = "default"

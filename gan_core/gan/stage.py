@@ -33,6 +33,7 @@ class TrainOutcome:
     history: list[dict]
     images_per_second: float | None
     train_seconds: float
+    steps: int  # generator steps trained: the step budget, or fewer when the time budget ran out
     model_config: dict  # resolved ModelConfig as trained: classes and geometry from the data
 
 
@@ -109,5 +110,6 @@ def train_stage(
         history=[asdict(row) for row in result.history],
         images_per_second=result.images_per_second,
         train_seconds=result.train_seconds,
+        steps=result.steps,
         model_config=model_config.resolved(),
     )

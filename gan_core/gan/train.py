@@ -66,6 +66,7 @@ class TrainResult:
     dtype_policy: str
     resumed_from_step: int
     history: list[IntervalStats]
+    steps: int  # generator steps the exported generator was trained for (fewer than asked if the budget ran out)
 
     @property
     def train_seconds(self) -> float:
@@ -165,14 +166,22 @@ def train_gan(
     started = time.perf_counter()
     batches = iter(trainer.distribute(make_training_batches(images, labels, draw, train_config.seed, resumed_from)))
 
+    budget = train_config.time_budget_seconds
+    out_of_time = budget is not None and elapsed_before >= budget
+    if out_of_time:
+        logger.info(
+            "%s has trained %.0f s of its %.0f s budget: nothing left to train", run_dir, elapsed_before, budget
+        )
     step, losses, interval_started = resumed_from, [], time.perf_counter()
-    while step < train_config.steps:
+    while step < train_config.steps and not out_of_time:
         batch_images, batch_labels = next(batches)
         losses.append(trainer.train_step(batch_images, batch_labels))
         step += 1
         if poisoned("train.step"):
             poison(trainer)
-        at_checkpoint = step % train_config.checkpoint_every == 0 or step == train_config.steps
+        # The budget counts the run's whole training time, so a re-run of a spent budget trains no more.
+        out_of_time = budget is not None and elapsed_before + time.perf_counter() - started >= budget
+        at_checkpoint = step % train_config.checkpoint_every == 0 or step == train_config.steps or out_of_time
         if not (at_checkpoint or step % train_config.log_every == 0):
             continue
         if not all_finite(losses, trainer):
@@ -229,6 +238,14 @@ def train_gan(
             on_progress(stats)
         losses, interval_started = [], time.perf_counter()
     writer.close()
+    if out_of_time:
+        logger.info(
+            "time budget of %.0f s reached at step %d of %d: final checkpoint saved; a re-run with a larger "
+            "time_budget resumes from it",
+            budget,
+            step,
+            train_config.steps,
+        )
 
     generator_dir = run_dir / "generator"
     generator_hash = export_generator(
@@ -236,9 +253,9 @@ def train_gan(
         model_config,
         generator_dir,
         class_names=class_names,
-        extra={"steps": train_config.steps, "dtype_policy": policy},
+        extra={"steps": step, "dtype_policy": policy},
     )
-    return TrainResult(run_dir, generator_dir, generator_hash, policy, resumed_from, history)
+    return TrainResult(run_dir, generator_dir, generator_hash, policy, resumed_from, history, step)
 
 
 def _start(

@@ -107,6 +107,7 @@ def test_parameters_render_with_descriptions_and_bounds():
         ({"pseudo_label_min_confidence": 1.5}, "min_confidence"),
         ({"pseudo_label_max_per_class": 0}, "max_per_class"),
         ({"teacher_steps": 0}, "steps"),
+        ({"time_budget": "0s"}, "time_budget: time budget '0s' is zero"),
     ],
 )
 def test_bad_parameters_fail_before_any_work(tmp_path, override, message):
@@ -134,6 +135,15 @@ def test_a_bad_image_in_the_unlabeled_source_fails_before_any_work(tmp_path):
     Image.new("RGB", (40, 30)).save(pngs / "colour.png")
     assert build_configs(parameters)["data"].unlabeled_source == f"folder:{pngs}"
     assert not (tmp_path / "work" / "cache").exists()
+
+
+def test_a_time_budget_replaces_the_step_budget_unless_steps_are_given(tmp_path):
+    parameters = {name: p.default for name, p in __import__("inspect").signature(augment.fn).parameters.items()}
+    parameters.update(_tiny(tmp_path), steps=None, time_budget="1h30m")
+    train = build_configs(parameters)["train"]
+    assert train.time_budget_seconds == 5400 and train.steps == 10_000_000
+    parameters.update(steps=500)
+    assert build_configs(parameters)["train"].steps == 500
 
 
 def test_measure_cas_adds_the_cas_metric_to_the_defaults(tmp_path):

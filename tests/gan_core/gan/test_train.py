@@ -56,7 +56,8 @@ def test_resumed_training_matches_uninterrupted_training(tmp_path, digits):
         resumed = train_gan(*digits, TINY_MODEL, six, tmp_path / "resumed")
     finally:
         tf.config.experimental.disable_op_determinism() if hasattr(
-            tf.config.experimental, "disable_op_determinism") else None
+            tf.config.experimental, "disable_op_determinism"
+        ) else None
     assert resumed.resumed_from_step == 3
     assert resumed.generator_hash == straight.generator_hash
 
@@ -94,10 +95,16 @@ def test_linear_decay_holds_then_falls_to_zero():
 @pytest.mark.parametrize("arch", ["cbn", "resnet"])
 def test_conditional_batchnorm_generators_train_with_every_regulariser(tmp_path, digits, arch):
     model = TINY_MODEL.model_copy(update={"generator_arch": arch})
-    config = TINY_TRAIN.model_copy(update={
-        "discriminator_steps": 2, "lecam_weight": 0.3, "mode_seeking_weight": 1.0, "lr_decay": "linear",
-        "ema_start": 2, "diffaugment": "translation,cutout",
-    })
+    config = TINY_TRAIN.model_copy(
+        update={
+            "discriminator_steps": 2,
+            "lecam_weight": 0.3,
+            "mode_seeking_weight": 1.0,
+            "lr_decay": "linear",
+            "ema_start": 2,
+            "diffaugment": "translation,cutout",
+        }
+    )
     result = train_gan(*digits, model, config, tmp_path / "run")
     assert all(np.isfinite(row.discriminator_loss) and np.isfinite(row.generator_loss) for row in result.history)
     samples, labels = load_generator(result.generator_dir).generate_per_class(2, seed=0)
@@ -165,3 +172,20 @@ def test_train_gan_records_the_diffaugment_policy_auto_resolved_to(digits, tmp_p
     result = train_gan(*digits, TINY_MODEL, config, tmp_path / "run")
     recorded = json.loads((result.run_dir / "config.json").read_text())
     assert recorded["train"]["diffaugment"] == "translation"  # 64 images: a small set
+
+
+def test_a_time_budget_stops_with_a_final_checkpoint_and_resumes_with_a_larger_one(tmp_path, digits):
+    # Tracing the first step alone outlasts 0.5 s, so the budget, not the step cap, ends the run.
+    budget = TINY_TRAIN.model_copy(update={"steps": 100_000, "checkpoint_every": 100_000, "time_budget_seconds": 0.5})
+    first = train_gan(*digits, TINY_MODEL, budget, tmp_path / "run")
+    assert 1 <= first.steps < 100_000 and first.history[-1].step == first.steps
+    assert first.train_seconds >= 0.5
+    assert json.loads((first.generator_dir / "config.json").read_text())["steps"] == first.steps
+    # The budget counts the run's whole training time: the same budget again trains nothing more.
+    again = train_gan(*digits, TINY_MODEL, budget, tmp_path / "run")
+    assert again.resumed_from_step == first.steps == again.steps
+    assert again.generator_hash == first.generator_hash
+    # A larger budget resumes from the final checkpoint.
+    longer = budget.model_copy(update={"time_budget_seconds": first.train_seconds + 2.0})
+    extended = train_gan(*digits, TINY_MODEL, longer, tmp_path / "run")
+    assert extended.resumed_from_step == first.steps < extended.steps
